@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+/**
+ * The migration configuration file. Secrets are never in the file: it names the environment
+ * variables that hold them (`passwordEnv`, `archiverKeyEnv`, `apiKeyEnv`).
+ */
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the name of an environment variable, not a secret');
+
+const httpUrl = z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
+
+export const Mailman3TargetSchema = z
+  .object({
+    kind: z.literal('mailman3'),
+    rest: z.object({ url: httpUrl, user: z.string().min(1), passwordEnv: envName }).strict(),
+    hyperkitty: z.object({ url: httpUrl, archiverKeyEnv: envName }).strict(),
+    /** Postorius base URL, for listinfo redirects; defaults to <newBaseUrl>/postorius/. */
+    postoriusUrl: httpUrl.optional(),
+    /** Mail domain for the new lists; default is each list's own host_name. */
+    domain: z.string().min(1).optional(),
+    /** Which archive path to use; `auto` lets the plan pick the faster one per list. */
+    archivePath: z.enum(['http', 'server', 'auto']).default('http'),
+    /** Command prefix that runs on the HyperKitty host, e.g. ["ssh", "lists.example.org"]; empty = local. */
+    serverCommand: z.array(z.string()).optional(),
+    /** How many messages are posted to HyperKitty at once. */
+    replayConcurrency: z.number().int().min(1).max(64).default(4),
+  })
+  .strict();
+
+export const DiscourseTargetSchema = z
+  .object({
+    kind: z.literal('discourse'),
+    url: httpUrl,
+    apiKeyEnv: envName,
+    apiUsername: z.string().min(1),
+    /** Site-wide admin API budget (DISCOURSE_MAX_ADMIN_API_REQS_PER_MINUTE). */
+    requestsPerMinute: z.number().int().min(1).default(60),
+    parentCategory: z.union([z.number().int(), z.string()]).optional(),
+    /** How archive authors are represented; see README "Discourse target". */
+    authors: z.enum(['active-users', 'importer-account']).default('active-users'),
+    /** Group that may see categories of lists with private archives; default: one group per list. */
+    privateGroup: z.string().optional(),
+    /** Members become a group watching the category. */
+    subscriptions: z.boolean().default(true),
+    /** Replay even though the site would send email notifications (not recommended). */
+    allowEmails: z.boolean().default(false),
+    foldQuotedTails: z.boolean().default(false),
+  })
+  .strict();
+
+export const ConfigSchema = z
+  .object({
+    source: z
+      .object({
+        root: z.string().min(1),
+        /** Per-list overrides, e.g. a charset for a list whose preferred_language lies. */
+        lists: z.record(z.string(), z.object({ charset: z.string().optional() }).strict()).default({}),
+      })
+      .strict(),
+    target: z.discriminatedUnion('kind', [Mailman3TargetSchema, DiscourseTargetSchema]),
+    archive: z
+      .object({
+        oldBaseUrl: httpUrl.optional(),
+        cgiExtension: z.string().regex(/^(\.[A-Za-z0-9]+)?$/, 'must be empty or like ".cgi"').default(''),
+        newBaseUrl: httpUrl.optional(),
+        /** Thread messages with no usable headers by subject as well. */
+        groupBySubject: z.boolean().default(false),
+      })
+      .strict()
+      .default({ cgiExtension: '', groupBySubject: false }),
+    state: z.string().min(1).default('./mm2migrate.sqlite'),
+    reports: z.string().min(1).default('./reports'),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type Mailman3TargetConfig = z.infer<typeof Mailman3TargetSchema>;
+export type DiscourseTargetConfig = z.infer<typeof DiscourseTargetSchema>;
+export type TargetConfig = Config['target'];

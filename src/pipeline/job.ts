@@ -1,0 +1,98 @@
+import type { LoadedConfig } from '../config/load.js';
+import type { ListConfig } from '../mailman2/list-config.js';
+import { writePlan } from '../plan/write-plan.js';
+import { UserError } from '../problems.js';
+import { buildListReport } from '../reports/build.js';
+import { renderListReport } from '../reports/html.js';
+import type { ListReport } from '../reports/model.js';
+import { ensureReportDir, writeReportFile } from '../reports/write.js';
+import type { Phase } from '../state/phases.js';
+import type { Store } from '../state/store.js';
+import type { ListContext, Target, TargetPlan, VerifyResult } from '../targets/target.js';
+import { runIndexPhase } from './index-phase.js';
+import type { ProgressSink } from './progress.js';
+
+export interface JobEnv {
+  cfg: LoadedConfig;
+  store: Store;
+  target: Target;
+  progress: ProgressSink;
+  signal: AbortSignal;
+  dryRun: boolean;
+}
+
+export interface ListOutcome {
+  list: string;
+  ok: boolean;
+  /** True when the run was asked to stop before the list was finished. */
+  interrupted: boolean;
+  report: ListReport;
+  reportFile: string;
+}
+
+/** Apply phases in order; each is idempotent through the journal, so they always run and skip what is done. */
+const APPLY: { phase: Phase; run: (t: Target, ctx: ListContext) => Promise<void> }[] = [
+  { phase: 'settings', run: (t, c) => t.applySettings(c) },
+  { phase: 'roster', run: (t, c) => t.applyRoster(c) },
+  { phase: 'archive', run: (t, c) => t.replayArchive(c) },
+];
+
+/**
+ * One list, phase by phase: index → plan → settings → roster → archive → verify. A dry-run stops
+ * after the plan. Whatever happens, the list's report is written.
+ */
+export async function runListJob(env: JobEnv, list: string): Promise<ListOutcome> {
+  const { store, cfg, progress, signal } = env;
+  await store.ensureList(list);
+  await store.updateList(list, { status: 'running', error: null });
+  const reportDir = await ensureReportDir(cfg.reports, list);
+  let config: ListConfig | null = null;
+  let plan: TargetPlan | null = null;
+  let verify: VerifyResult | null = null;
+  let interrupted = false;
+  try {
+    const idx = await runIndexPhase(store, cfg, list, (bytes, total, messages) =>
+      progress.update(list, bytes, total, `indexing (${messages} messages), bytes`),
+    );
+    config = idx.config;
+    const ctx: ListContext = {
+      list,
+      config,
+      store,
+      cfg,
+      reportDir,
+      signal,
+      progress: (done, total, what) => progress.update(list, done, total, what),
+    };
+    plan = await env.target.plan(ctx);
+    await store.replaceProblems(list, 'plan', plan.problems);
+    await writePlan(store, reportDir, list, config, plan);
+    await store.completePhase(list, 'plan');
+
+    if (!env.dryRun) {
+      for (const step of APPLY) {
+        if (signal.aborted) break;
+        await step.run(env.target, ctx);
+        if (signal.aborted) break;
+        await store.completePhase(list, step.phase);
+      }
+      if (!signal.aborted) {
+        verify = await env.target.verify(ctx);
+        if (verify.ok) await store.completePhase(list, 'verify');
+      }
+    }
+    interrupted = signal.aborted;
+    await store.updateList(list, {
+      status: interrupted ? 'pending' : verify && !verify.ok ? 'failed' : 'done',
+      error: verify && !verify.ok ? 'verification found differences' : null,
+    });
+  } catch (err) {
+    if (!(err instanceof UserError) && !(err instanceof Error)) throw err;
+    await store.updateList(list, { status: 'failed', error: err.message.split('\n')[0]! });
+    progress.log('error', `${list}: ${err.message.split('\n')[0]}`);
+  }
+  const report = await buildListReport(store, list, { config, target: cfg.target.kind, dryRun: env.dryRun, plan, verify });
+  await writeReportFile(reportDir, 'report.json', JSON.stringify(report, null, 2) + '\n');
+  const reportFile = await writeReportFile(reportDir, 'report.html', renderListReport(report));
+  return { list, ok: report.status !== 'failed', interrupted, report, reportFile };
+}

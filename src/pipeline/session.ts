@@ -1,0 +1,30 @@
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { discoverLists } from '../mailman2/installation.js';
+import { UserError } from '../problems.js';
+import { StateDb } from '../state/db.js';
+import { Store } from '../state/store.js';
+
+export interface Session {
+  cfg: LoadedConfig;
+  store: Store;
+  close(): Promise<void>;
+}
+
+export async function openSession(configFile: string): Promise<Session> {
+  const cfg = await loadConfig(configFile);
+  const db = await StateDb.open(cfg.state);
+  const store = await Store.open(db);
+  return { cfg, store, close: () => db.close() };
+}
+
+/** `--all` or the named lists, each checked against the installation. */
+export async function selectLists(cfg: LoadedConfig, names: string[], all: boolean): Promise<string[]> {
+  if (all && names.length) throw new UserError('give either --all or --list, not both', 2);
+  if (!all && !names.length) throw new UserError('name the lists to work on with --list NAME (repeatable) or use --all', 2);
+  const available = await discoverLists(cfg.source.root);
+  if (all) return available;
+  for (const n of names) {
+    if (!available.includes(n)) throw new UserError(`${cfg.source.root}/lists/${n}/config.pck: no such list in the source installation`, 2);
+  }
+  return [...new Set(names)];
+}

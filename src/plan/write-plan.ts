@@ -1,0 +1,113 @@
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { rename } from 'node:fs/promises';
+import path from 'node:path';
+import type { ListConfig } from '../mailman2/list-config.js';
+import { writeReportFile } from '../reports/write.js';
+import type { Store } from '../state/store.js';
+import type { TargetPlan } from '../targets/target.js';
+
+export interface PlanSummary {
+  list: string;
+  target: TargetPlan['target'];
+  settings: TargetPlan['settings'];
+  notCarried: TargetPlan['notCarried'];
+  details: TargetPlan['details'];
+  estimate: TargetPlan['estimate'];
+  members: { email: string; displayName: string | null; delivery: string; deliveryStatus: string; moderated: boolean; language: string }[];
+  owners: string[];
+  moderators: string[];
+  archive: {
+    messages: number;
+    toReplay: number;
+    threads: number;
+    repairedDates: { ordinal: number; messageId: string; date: string | null; source: string }[];
+    syntheticIds: { ordinal: number; messageId: string; subject: string | null }[];
+    duplicates: { ordinal: number; messageId: string; firstOrdinal: number; kind: string; newMessageId: string | null }[];
+    /** The replay order, one JSON object per line, in plan-messages.jsonl beside this file. */
+    orderFile: string;
+  };
+}
+
+/**
+ * Writes the plan of one list: plan.json (what a person reviews) and plan-messages.jsonl (every
+ * message to replay, in replay order: parents before children, chronological otherwise).
+ */
+export async function writePlan(store: Store, dir: string, list: string, config: ListConfig, plan: TargetPlan): Promise<PlanSummary> {
+  const { db } = store;
+  const orderFile = path.join(dir, 'plan-messages.jsonl');
+  const tmp = `${orderFile}.${process.pid}.tmp`;
+  const out = createWriteStream(tmp, { mode: 0o600 });
+  let toReplay = 0;
+  let pending = Promise.resolve();
+  await db.each<Record<string, string | number | null>>(
+    `SELECT ordinal, target_message_id, message_id, date, subject, parent_ordinal, root_ordinal, depth, date_repaired, synthetic_id, duplicate_kind
+       FROM messages WHERE list = ? AND duplicate_kind IS NOT 'same' ORDER BY replay_key, depth, ordinal`,
+    [list],
+    (r) => {
+      toReplay++;
+      const line = JSON.stringify({
+        ordinal: r.ordinal,
+        messageId: r.target_message_id,
+        ...(r.target_message_id !== r.message_id ? { originalMessageId: r.message_id } : {}),
+        date: r.date,
+        subject: r.subject,
+        parent: r.parent_ordinal,
+        thread: r.root_ordinal,
+        depth: r.depth,
+        ...(r.date_repaired ? { dateRepaired: true } : {}),
+        ...(r.synthetic_id ? { syntheticId: true } : {}),
+      });
+      if (!out.write(line + '\n')) pending = pending.then(() => once(out, 'drain').then(() => undefined));
+    },
+  );
+  await pending;
+  out.end();
+  await once(out, 'close');
+  await rename(tmp, orderFile);
+
+  const counts = (await db.get<{ messages: number; threads: number }>(
+    "SELECT count(*) AS messages, coalesce(sum(depth = 0 AND duplicate_kind IS NOT 'same'), 0) AS threads FROM messages WHERE list = ?",
+    [list],
+  ))!;
+  const summary: PlanSummary = {
+    list,
+    target: plan.target,
+    settings: plan.settings,
+    notCarried: plan.notCarried,
+    details: plan.details,
+    estimate: plan.estimate,
+    owners: config.owners,
+    moderators: config.moderators,
+    members: config.members.map((m) => ({
+      email: m.email,
+      displayName: m.displayName,
+      delivery: m.delivery,
+      deliveryStatus: m.deliveryStatus,
+      moderated: m.moderated,
+      language: m.language,
+    })),
+    archive: {
+      messages: counts.messages,
+      toReplay,
+      threads: counts.threads,
+      repairedDates: await db.all(
+        "SELECT ordinal, message_id AS messageId, date, date_source AS source FROM messages WHERE list = ? AND date_repaired = 1 ORDER BY ordinal",
+        [list],
+      ),
+      syntheticIds: await db.all(
+        'SELECT ordinal, message_id AS messageId, subject FROM messages WHERE list = ? AND synthetic_id = 1 ORDER BY ordinal',
+        [list],
+      ),
+      duplicates: await db.all(
+        `SELECT ordinal, message_id AS messageId, duplicate_of AS firstOrdinal, duplicate_kind AS kind,
+                CASE WHEN target_message_id <> message_id THEN target_message_id END AS newMessageId
+           FROM messages WHERE list = ? AND duplicate_of IS NOT NULL ORDER BY ordinal`,
+        [list],
+      ),
+      orderFile: path.basename(orderFile),
+    },
+  };
+  await writeReportFile(dir, 'plan.json', JSON.stringify(summary, null, 2) + '\n');
+  return summary;
+}

@@ -1,0 +1,209 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { readMbox } from '../mailman2/mbox.js';
+import type { Problem } from '../problems.js';
+import type { SqlValue } from './db.js';
+import type { Store } from './store.js';
+
+export interface MboxIndexResult {
+  /** `unchanged`: skipped by checksum; `incremental`: only the appended tail was read; `full`: read from the start. */
+  mode: 'unchanged' | 'incremental' | 'full' | 'none';
+  messages: number;
+  newMessages: number;
+  bytes: number;
+  problems: Problem[];
+}
+
+export interface MboxIndexContext {
+  list: string;
+  mboxPath: string | null;
+  subjectPrefix?: string;
+  listAddress?: string;
+  charset?: string;
+  onProgress?: (bytes: number, total: number, messages: number) => void;
+}
+
+/** Rows are written in transactions of this size: large enough to amortise commits, small enough to resume. */
+const BATCH = 2000;
+
+/**
+ * Indexes a list's mbox into the state database. An unchanged mbox (same size, mtime and prefix
+ * checksum) is skipped; an mbox that only grew is indexed from where the last run stopped; any
+ * other change re-indexes the list from the start.
+ */
+export async function indexMbox(store: Store, ctx: MboxIndexContext): Promise<MboxIndexResult> {
+  const { db } = store;
+  const list = (await store.getList(ctx.list))!;
+  if (!ctx.mboxPath) {
+    await db.run('DELETE FROM messages WHERE list = ?', [ctx.list]);
+    await db.run('DELETE FROM message_refs WHERE list = ?', [ctx.list]);
+    await store.updateList(ctx.list, { mbox_path: null, mbox_size: 0, indexed_bytes: 0, indexed_sha256: null });
+    return { mode: 'none', messages: 0, newMessages: 0, bytes: 0, problems: [] };
+  }
+  const st = await stat(ctx.mboxPath);
+  const count = async (): Promise<number> =>
+    (await db.get<{ n: number }>('SELECT count(*) AS n FROM messages WHERE list = ?', [ctx.list]))!.n;
+
+  let start = 0;
+  let mode: MboxIndexResult['mode'] = 'full';
+  const gz = ctx.mboxPath.endsWith('.gz');
+  if (list.mbox_path === ctx.mboxPath && list.indexed_sha256 && list.indexed_bytes > 0 && !gz) {
+    if (list.mbox_size === st.size && list.mbox_mtime_ms === Math.trunc(st.mtimeMs) && list.indexed_bytes === st.size) {
+      return { mode: 'unchanged', messages: await count(), newMessages: 0, bytes: st.size, problems: [] };
+    }
+    if (st.size >= list.indexed_bytes && (await sha256Prefix(ctx.mboxPath, list.indexed_bytes)) === list.indexed_sha256) {
+      if (st.size === list.indexed_bytes) {
+        await store.updateList(ctx.list, { mbox_mtime_ms: Math.trunc(st.mtimeMs) });
+        return { mode: 'unchanged', messages: await count(), newMessages: 0, bytes: st.size, problems: [] };
+      }
+      start = list.indexed_bytes;
+      mode = 'incremental';
+    }
+  }
+  if (mode === 'full') {
+    await db.run('DELETE FROM messages WHERE list = ?', [ctx.list]);
+    await db.run('DELETE FROM message_refs WHERE list = ?', [ctx.list]);
+  }
+  const firstOrdinal = mode === 'incremental' ? await count() : 0;
+
+  const insertMsg = `INSERT INTO messages (list, ordinal, offset, length, message_id, raw_message_id, synthetic_id, target_message_id,
+      date, date_source, date_repaired, from_name, from_address, subject, thread_subject, in_reply_to, refs_json, content_hash, flags_json)
+    VALUES ${'(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'}`;
+  const problems: Problem[] = [];
+  let rows: SqlValue[][] = [];
+  let refs: SqlValue[][] = [];
+  let n = 0;
+  let lastEnd = start;
+
+  const flush = async (): Promise<void> => {
+    if (!rows.length) return;
+    const batch = rows;
+    const refBatch = refs;
+    rows = [];
+    refs = [];
+    await db.transaction(async () => {
+      await insertMany(store, insertMsg, 19, batch);
+      await insertMany(store, 'INSERT OR IGNORE INTO message_refs (list, ordinal, ref_id) VALUES (?, ?, ?)', 3, refBatch);
+    });
+  };
+
+  for await (const msg of readMbox(ctx.mboxPath, {
+    list: ctx.list,
+    subjectPrefix: ctx.subjectPrefix,
+    listAddress: ctx.listAddress,
+    charset: ctx.charset,
+    startOffset: start,
+  })) {
+    const ordinal = firstOrdinal + n++;
+    const m = msg.meta;
+    const flags: Record<string, unknown> = {};
+    for (const p of msg.problems) {
+      flags[p.code] = true;
+      problems.push({ ...p, list: ctx.list, message: `${p.message} (message ${ordinal} at byte ${msg.offset})` });
+    }
+    rows.push([
+      ctx.list,
+      ordinal,
+      msg.offset,
+      msg.length,
+      m.messageId,
+      m.rawMessageId,
+      m.messageIdSynthetic ? 1 : 0,
+      m.messageId,
+      m.date,
+      m.dateSource,
+      m.dateRepaired ? 1 : 0,
+      m.from.name,
+      m.from.address,
+      m.subject,
+      m.threadSubject,
+      m.inReplyTo,
+      JSON.stringify(m.references),
+      m.contentHash,
+      Object.keys(flags).length ? JSON.stringify(flags) : null,
+    ]);
+    const ids = new Set<string>([...(m.inReplyTo ? [m.inReplyTo] : []), ...m.references]);
+    ids.delete(m.messageId);
+    for (const id of ids) refs.push([ctx.list, ordinal, id]);
+    lastEnd = msg.offset + msg.length;
+    if (rows.length >= BATCH) {
+      await flush();
+      ctx.onProgress?.(lastEnd, st.size, firstOrdinal + n);
+    }
+  }
+  await flush();
+  ctx.onProgress?.(st.size, st.size, firstOrdinal + n);
+
+  await markDuplicates(store, ctx.list, firstOrdinal);
+  // A gz file cannot be resumed by byte offset; it is simply re-read when it changes.
+  await store.updateList(ctx.list, {
+    mbox_path: ctx.mboxPath,
+    mbox_size: st.size,
+    mbox_mtime_ms: Math.trunc(st.mtimeMs),
+    indexed_bytes: st.size,
+    indexed_sha256: gz ? null : await sha256Prefix(ctx.mboxPath, st.size),
+  });
+  return { mode, messages: firstOrdinal + n, newMessages: n, bytes: st.size - start, problems };
+}
+
+async function insertMany(store: Store, sql: string, width: number, rows: SqlValue[][]): Promise<void> {
+  if (!rows.length) return;
+  // Multi-row VALUES cut the per-statement overhead of node-sqlite3 (SQLite allows 32766 parameters).
+  const per = Math.max(1, Math.floor(30000 / width));
+  const head = sql.slice(0, sql.indexOf('VALUES') + 6);
+  const tuple = `(${new Array(width).fill('?').join(', ')})`;
+  for (let i = 0; i < rows.length; i += per) {
+    const chunk = rows.slice(i, i + per);
+    await store.db.run(`${head} ${chunk.map(() => tuple).join(', ')}`, chunk.flat());
+  }
+}
+
+/**
+ * Marks messages whose Message-ID an earlier message already has. A copy with the same content is a
+ * plain duplicate (replayed once); a different message under the same id gets a deterministic new
+ * Message-ID so that it is not lost (HyperKitty and Discourse both keep only one message per id).
+ */
+async function markDuplicates(store: Store, list: string, fromOrdinal: number): Promise<void> {
+  await store.db.run(
+    `UPDATE messages SET duplicate_of = (
+        SELECT min(m2.ordinal) FROM messages m2 WHERE m2.list = messages.list AND m2.message_id = messages.message_id AND m2.ordinal < messages.ordinal)
+      WHERE list = ? AND ordinal >= ?`,
+    [list, fromOrdinal],
+  );
+  await store.db.run(
+    `UPDATE messages SET duplicate_kind = CASE
+        WHEN EXISTS (SELECT 1 FROM messages m2 WHERE m2.list = messages.list AND m2.message_id = messages.message_id
+                       AND m2.ordinal < messages.ordinal AND m2.content_hash = messages.content_hash) THEN 'same'
+        ELSE 'different' END
+      WHERE list = ? AND ordinal >= ? AND duplicate_of IS NOT NULL`,
+    [list, fromOrdinal],
+  );
+  const rows = await store.db.all<{ ordinal: number; message_id: string; content_hash: string }>(
+    "SELECT ordinal, message_id, content_hash FROM messages WHERE list = ? AND ordinal >= ? AND duplicate_kind = 'different'",
+    [list, fromOrdinal],
+  );
+  for (const r of rows) {
+    await store.db.run('UPDATE messages SET target_message_id = ? WHERE list = ? AND ordinal = ?', [
+      duplicateMessageId(r.message_id, r.content_hash),
+      list,
+      r.ordinal,
+    ]);
+  }
+}
+
+/** A stable new id for a different message that reused an existing Message-ID. */
+export function duplicateMessageId(messageId: string, contentHash: string): string {
+  const at = messageId.lastIndexOf('@');
+  const local = at > 0 ? messageId.slice(0, at) : messageId;
+  const domain = at > 0 ? messageId.slice(at + 1) : 'mm2migrate.invalid';
+  return `${local}.mm2migrate-dup-${contentHash.slice(0, 12)}@${domain}`.slice(-254);
+}
+
+export async function sha256Prefix(file: string, bytes: number): Promise<string> {
+  const hash = createHash('sha256');
+  if (bytes > 0) {
+    for await (const chunk of createReadStream(file, { start: 0, end: bytes - 1, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  }
+  return hash.digest('hex');
+}

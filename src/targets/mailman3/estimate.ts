@@ -1,0 +1,31 @@
+/**
+ * Expected duration of each archive path, from throughput measured against a real HyperKitty on a
+ * 2-core machine: hyperkitty_import takes 57–65 messages/s; the archiver endpoint accepts about
+ * 9 messages/s from one client, but HyperKitty's task queue then drains at 2.5–4 messages/s end to
+ * end. The HTTP path is bound by HyperKitty's own per-message work, so more clients help little.
+ */
+export const HTTP_MESSAGES_PER_SECOND = 3;
+export const SERVER_IMPORT_MESSAGES_PER_SECOND = 60;
+/** Fixed cost of the server-side path: copying the cleaned mbox, starting Django twice, re-indexing. */
+export const SERVER_IMPORT_OVERHEAD_SECONDS = 60;
+
+export interface ArchivePathEstimate {
+  messages: number;
+  httpSeconds: number;
+  serverSeconds: number;
+  recommended: 'http' | 'server';
+  reason: string;
+}
+
+export function estimateArchivePaths(messages: number, serverAvailable: boolean): ArchivePathEstimate {
+  const httpSeconds = messages / HTTP_MESSAGES_PER_SECOND;
+  const serverSeconds = messages ? SERVER_IMPORT_OVERHEAD_SECONDS + messages / SERVER_IMPORT_MESSAGES_PER_SECOND : 0;
+  const serverFaster = serverSeconds < httpSeconds;
+  const recommended = serverFaster && serverAvailable ? 'server' : 'http';
+  const reason = !serverFaster
+    ? 'small archive: the HTTP replay needs no shell on the server and is about as fast'
+    : serverAvailable
+      ? 'the server-side import is faster for an archive of this size'
+      : 'the server-side import would be faster; configure target.serverCommand (shell access to the HyperKitty host) to use it';
+  return { messages, httpSeconds, serverSeconds, recommended, reason };
+}

@@ -51,7 +51,7 @@ function chart(monthly: ListReport['monthly']): string {
   const pad = 30;
   const max = Math.max(1, ...monthly.map((m) => Math.max(m.source, m.target ?? 0)));
   const slot = (w - pad * 2) / monthly.length;
-  const bw = Math.max(1, slot / 2 - 1);
+  const bw = Math.min(28, Math.max(1, slot / 2 - 1));
   const y = (v: number): number => h - pad - ((h - pad * 2) * v) / max;
   const bars = monthly
     .map((m, i) => {

@@ -1,0 +1,41 @@
+import type { Problem } from '../problems.js';
+import type { RedirectEntry } from './types.js';
+import { safeTargetUrl, unsafeHostReason, unsafePathReason } from './keys.js';
+import { sortEntries } from './entries.js';
+
+/**
+ * The writers accept entries from any source (several lists merged, or read back from JSON), so they check
+ * again what a config file depends on: a bad key or URL is left out with a problem, an exact duplicate is
+ * written once, and a second target for the same old URL is left out with a problem (first one wins).
+ */
+export function checkedEntries(entries: RedirectEntry[]): { entries: RedirectEntry[]; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const seen = new Map<string, RedirectEntry>();
+  for (const e of entries) {
+    const key = e.host + e.oldPath;
+    const bad = unsafeHostReason(e.host) ?? unsafePathReason(e.oldPath);
+    if (bad) {
+      problems.push({ severity: 'error', code: 'redirect-unsafe-key', message: `redirect ${key} left out: ${bad}`, key });
+      continue;
+    }
+    const url = safeTargetUrl(e.newUrl);
+    if (url === null) {
+      problems.push({ severity: 'error', code: 'redirect-bad-new-url', message: `redirect ${key} left out: new URL "${e.newUrl}" is unusable`, key });
+      continue;
+    }
+    const prev = seen.get(key);
+    if (prev) {
+      if (prev.newUrl !== url) {
+        problems.push({
+          severity: 'warning',
+          code: 'redirect-conflicting-target',
+          message: `redirect ${key} has two targets; kept ${prev.newUrl}, dropped ${url}`,
+          key,
+        });
+      }
+      continue;
+    }
+    seen.set(key, { ...e, newUrl: url });
+  }
+  return { entries: sortEntries([...seen.values()]), problems };
+}

@@ -46,6 +46,10 @@ export const DiscourseTargetSchema = z
     /** Replay even though the site would send email notifications (not recommended). */
     allowEmails: z.boolean().default(false),
     foldQuotedTails: z.boolean().default(false),
+    /** Use the HTML part of multipart/alternative mail instead of the text part (Discourse's own default is HTML). */
+    preferHtml: z.boolean().default(false),
+    /** Upload attachments and link them from the post; off leaves a note naming each attachment. */
+    uploadAttachments: z.boolean().default(true),
   })
   .strict();
 
@@ -54,6 +58,18 @@ export const ConfigSchema = z
     source: z
       .object({
         root: z.string().min(1),
+        /** The Mailman 2 server's time zone (IANA name): dates without a zone and pipermail periods use it. */
+        timeZone: z
+          .string()
+          .refine((tz) => {
+            try {
+              new Intl.DateTimeFormat('en', { timeZone: tz });
+              return true;
+            } catch {
+              return false;
+            }
+          }, 'must be an IANA time zone name such as Europe/Berlin')
+          .default('UTC'),
         /** Per-list overrides, e.g. a charset for a list whose preferred_language lies. */
         lists: z.record(z.string(), z.object({ charset: z.string().optional() }).strict()).default({}),
       })

@@ -17,7 +17,12 @@ export class MessageSource {
   ) {}
 
   static async open(mboxPath: string): Promise<MessageSource> {
-    if (!mboxPath.endsWith('.gz')) return new MessageSource(await open(mboxPath, 'r'), null);
+    const fh = await open(mboxPath, 'r');
+    const magic = Buffer.alloc(2);
+    await fh.read(magic, 0, 2, 0);
+    // Detected by content, as the reader does: a gzip file need not be named .gz.
+    if (!(magic[0] === 0x1f && magic[1] === 0x8b)) return new MessageSource(fh, null);
+    await fh.close();
     const dir = await mkdtemp(path.join(tmpdir(), 'mm2migrate-mbox-'));
     const plain = path.join(dir, 'mbox');
     await pipeline(createReadStream(mboxPath), createGunzip(), createWriteStream(plain, { mode: 0o600 }));

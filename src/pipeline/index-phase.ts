@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import { listPaths } from '../mailman2/installation.js';
 import { readListConfig, type ListConfig } from '../mailman2/list-config.js';
@@ -40,6 +41,8 @@ export async function runIndexPhase(
     subjectPrefix: config.subjectPrefix,
     listAddress: config.postingAddress,
     charset: config.charset,
+    timeZone: cfg.source.timeZone,
+    quarantineDir: path.join(cfg.reports, list, 'quarantine'),
     onProgress,
   });
   const threads = mbox.mode === 'unchanged' ? null : await computeThreads(store, list, { groupBySubject: cfg.archive.groupBySubject });

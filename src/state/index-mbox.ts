@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { readMbox } from '../mailman2/mbox.js';
 import type { Problem } from '../problems.js';
 import type { SqlValue } from './db.js';
@@ -11,6 +12,7 @@ export interface MboxIndexResult {
   mode: 'unchanged' | 'incremental' | 'full' | 'none';
   messages: number;
   newMessages: number;
+  quarantined?: number;
   bytes: number;
   problems: Problem[];
 }
@@ -21,6 +23,9 @@ export interface MboxIndexContext {
   subjectPrefix?: string;
   listAddress?: string;
   charset?: string;
+  timeZone?: string;
+  /** Where entries that cannot be migrated are kept, byte for byte (reports/<list>/quarantine). */
+  quarantineDir: string;
   onProgress?: (bytes: number, total: number, messages: number) => void;
 }
 
@@ -44,11 +49,19 @@ export async function indexMbox(store: Store, ctx: MboxIndexContext): Promise<Mb
   const st = await stat(ctx.mboxPath);
   const count = async (): Promise<number> =>
     (await db.get<{ n: number }>('SELECT count(*) AS n FROM messages WHERE list = ?', [ctx.list]))!.n;
+  // Ordinals count every entry of the mbox, quarantined ones included, so they stay stable.
+  const nextOrdinal = async (): Promise<number> =>
+    (await db.get<{ n: number }>(
+      'SELECT max(coalesce((SELECT max(ordinal) FROM messages WHERE list = ?), -1), coalesce((SELECT max(ordinal) FROM quarantine WHERE list = ?), -1)) + 1 AS n',
+      [ctx.list, ctx.list],
+    ))!.n;
 
   let start = 0;
   let mode: MboxIndexResult['mode'] = 'full';
+  // Offsets in a .gz mbox refer to the decompressed stream: it is never resumed mid-file, only
+  // recognised as unchanged by its checksum.
   const gz = ctx.mboxPath.endsWith('.gz');
-  if (list.mbox_path === ctx.mboxPath && list.indexed_sha256 && list.indexed_bytes > 0 && !gz) {
+  if (list.mbox_path === ctx.mboxPath && list.indexed_sha256 && list.indexed_bytes > 0) {
     if (list.mbox_size === st.size && list.mbox_mtime_ms === Math.trunc(st.mtimeMs) && list.indexed_bytes === st.size) {
       return { mode: 'unchanged', messages: await count(), newMessages: 0, bytes: st.size, problems: [] };
     }
@@ -57,15 +70,18 @@ export async function indexMbox(store: Store, ctx: MboxIndexContext): Promise<Mb
         await store.updateList(ctx.list, { mbox_mtime_ms: Math.trunc(st.mtimeMs) });
         return { mode: 'unchanged', messages: await count(), newMessages: 0, bytes: st.size, problems: [] };
       }
-      start = list.indexed_bytes;
-      mode = 'incremental';
+      if (!gz) {
+        start = list.indexed_bytes;
+        mode = 'incremental';
+      }
     }
   }
   if (mode === 'full') {
     await db.run('DELETE FROM messages WHERE list = ?', [ctx.list]);
     await db.run('DELETE FROM message_refs WHERE list = ?', [ctx.list]);
+    await db.run('DELETE FROM quarantine WHERE list = ?', [ctx.list]);
   }
-  const firstOrdinal = mode === 'incremental' ? await count() : 0;
+  const firstOrdinal = mode === 'incremental' ? await nextOrdinal() : 0;
 
   const insertMsg = `INSERT INTO messages (list, ordinal, offset, length, message_id, raw_message_id, synthetic_id, target_message_id,
       date, date_source, date_repaired, from_name, from_address, subject, thread_subject, in_reply_to, refs_json, content_hash, flags_json)
@@ -75,6 +91,7 @@ export async function indexMbox(store: Store, ctx: MboxIndexContext): Promise<Mb
   let refs: SqlValue[][] = [];
   let n = 0;
   let lastEnd = start;
+  let quarantined = 0;
 
   const flush = async (): Promise<void> => {
     if (!rows.length) return;
@@ -93,6 +110,7 @@ export async function indexMbox(store: Store, ctx: MboxIndexContext): Promise<Mb
     subjectPrefix: ctx.subjectPrefix,
     listAddress: ctx.listAddress,
     charset: ctx.charset,
+    timeZone: ctx.timeZone,
     startOffset: start,
   })) {
     const ordinal = firstOrdinal + n++;
@@ -102,6 +120,15 @@ export async function indexMbox(store: Store, ctx: MboxIndexContext): Promise<Mb
       flags[p.code] = true;
       problems.push({ ...p, list: ctx.list, message: `${p.message} (message ${ordinal} at byte ${msg.offset})` });
     }
+    lastEnd = msg.offset + msg.length;
+    if (msg.quarantined) {
+      await quarantine(store, ctx, ordinal, msg.offset, msg.raw, msg.problems[0]?.message ?? 'not a mail message');
+      quarantined++;
+      continue;
+    }
+    if (msg.unescapedFromLines) flags.unescapedFromLines = msg.unescapedFromLines;
+    if (msg.escapedFromLines) flags.escapedFromLines = msg.escapedFromLines;
+    if (m.fromMungingUndone) flags.fromMungingUndone = m.fromMungingUndone.source;
     rows.push([
       ctx.list,
       ordinal,
@@ -120,13 +147,12 @@ export async function indexMbox(store: Store, ctx: MboxIndexContext): Promise<Mb
       m.threadSubject,
       m.inReplyTo,
       JSON.stringify(m.references),
-      m.contentHash,
+      msg.stableHash,
       Object.keys(flags).length ? JSON.stringify(flags) : null,
     ]);
     const ids = new Set<string>([...(m.inReplyTo ? [m.inReplyTo] : []), ...m.references]);
     ids.delete(m.messageId);
     for (const id of ids) refs.push([ctx.list, ordinal, id]);
-    lastEnd = msg.offset + msg.length;
     if (rows.length >= BATCH) {
       await flush();
       ctx.onProgress?.(lastEnd, st.size, firstOrdinal + n);
@@ -136,15 +162,28 @@ export async function indexMbox(store: Store, ctx: MboxIndexContext): Promise<Mb
   ctx.onProgress?.(st.size, st.size, firstOrdinal + n);
 
   await markDuplicates(store, ctx.list, firstOrdinal);
-  // A gz file cannot be resumed by byte offset; it is simply re-read when it changes.
   await store.updateList(ctx.list, {
     mbox_path: ctx.mboxPath,
     mbox_size: st.size,
     mbox_mtime_ms: Math.trunc(st.mtimeMs),
     indexed_bytes: st.size,
-    indexed_sha256: gz ? null : await sha256Prefix(ctx.mboxPath, st.size),
+    indexed_sha256: await sha256Prefix(ctx.mboxPath, st.size),
   });
-  return { mode, messages: firstOrdinal + n, newMessages: n, bytes: st.size - start, problems };
+  return { mode, messages: await count(), newMessages: n - quarantined, quarantined, bytes: st.size - start, problems };
+}
+
+/** Keeps an entry that cannot be migrated, byte for byte, and records why. */
+async function quarantine(store: Store, ctx: MboxIndexContext, ordinal: number, offset: number, raw: Buffer, reason: string): Promise<void> {
+  await mkdir(ctx.quarantineDir, { recursive: true, mode: 0o700 });
+  const file = path.join(ctx.quarantineDir, `${String(ordinal).padStart(6, '0')}-at-${offset}.eml`);
+  await writeFile(file, raw, { mode: 0o600 });
+  await store.db.run('INSERT OR REPLACE INTO quarantine (list, ordinal, offset, reason, path) VALUES (?, ?, ?, ?, ?)', [
+    ctx.list,
+    ordinal,
+    offset,
+    reason,
+    file,
+  ]);
 }
 
 async function insertMany(store: Store, sql: string, width: number, rows: SqlValue[][]): Promise<void> {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { expected, SAMPLE_LISTS, SAMPLE_ROOT } from './helpers/sample.js';
 
-const COMMANDS = ['inspect', 'migrate', 'status'];
+const COMMANDS = ['inspect', 'migrate', 'status', 'verify'];
 
 describe('command line', () => {
   it('prints usage, and help for every command', async () => {

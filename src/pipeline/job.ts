@@ -51,6 +51,7 @@ export async function runListJob(env: JobEnv, list: string): Promise<ListOutcome
   let verify: VerifyResult | null = null;
   let interrupted = false;
   try {
+    progress.event('phase', { list, phase: 'index' });
     const idx = await runIndexPhase(store, cfg, list, (bytes, total, messages) =>
       progress.update(list, bytes, total, `indexing (${messages} messages), bytes`),
     );
@@ -64,6 +65,7 @@ export async function runListJob(env: JobEnv, list: string): Promise<ListOutcome
       signal,
       progress: (done, total, what) => progress.update(list, done, total, what),
     };
+    progress.event('phase', { list, phase: 'plan' });
     plan = await env.target.plan(ctx);
     await store.replaceProblems(list, 'plan', plan.problems);
     await writePlan(store, reportDir, list, config, plan);
@@ -72,11 +74,13 @@ export async function runListJob(env: JobEnv, list: string): Promise<ListOutcome
     if (!env.dryRun) {
       for (const step of APPLY) {
         if (signal.aborted) break;
+        progress.event('phase', { list, phase: step.phase });
         await step.run(env.target, ctx);
         if (signal.aborted) break;
         await store.completePhase(list, step.phase);
       }
       if (!signal.aborted) {
+        progress.event('phase', { list, phase: 'verify' });
         verify = await env.target.verify(ctx);
         if (verify.ok) await store.completePhase(list, 'verify');
       }

@@ -5,6 +5,8 @@
 export interface ProgressSink {
   update(key: string, done: number, total: number, what: string): void;
   log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
+  /** A structured event (e.g. a phase starting) for machine readers; shown only in JSON mode. */
+  event(type: string, fields: Record<string, unknown>): void;
   done(): void;
 }
 
@@ -58,6 +60,9 @@ export function createProgress(opts: { json?: boolean; quiet?: boolean; stream?:
         stream.write(`${level === 'info' ? '' : `${level}: `}${message}\n`);
         drawn = false;
       }
+    },
+    event(type, fields) {
+      if (opts.json) stream.write(JSON.stringify({ time: new Date().toISOString(), type, ...fields }) + '\n');
     },
     done() {
       if (drawn) stream.write('\r\x1b[K');

@@ -1,0 +1,61 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { UserError } from '../problems.js';
+import { buildListReport } from '../reports/build.js';
+import { renderListReport } from '../reports/html.js';
+import type { ListReport } from '../reports/model.js';
+import { ensureReportDir, writeReportFile } from '../reports/write.js';
+import type { ListContext, VerifyResult } from '../targets/target.js';
+import { storedConfig } from './index-phase.js';
+import type { JobEnv } from './job.js';
+
+export interface ListVerification {
+  list: string;
+  result: VerifyResult;
+  reportFile: string;
+}
+
+/**
+ * Compares the target with the source as indexed in the state database and records the result in
+ * the list's report. Read-only on both sides.
+ */
+export async function verifyList(env: Omit<JobEnv, 'dryRun'>, list: string): Promise<ListVerification> {
+  const { store, cfg, progress, signal } = env;
+  const config = await storedConfig(store, list);
+  if (!config) throw new UserError(`${list}: not indexed yet; run mm2migrate migrate --list ${list} first`);
+  const reportDir = await ensureReportDir(cfg.reports, list);
+  const ctx: ListContext = {
+    list,
+    config,
+    store,
+    cfg,
+    reportDir,
+    signal,
+    progress: (done, total, what) => progress.update(list, done, total, what),
+  };
+  const result = await env.target.verify(ctx);
+  if (result.ok) await store.completePhase(list, 'verify');
+  // Keep the plan sections of the last report; only the verification and counts are new.
+  const previous = await readFile(path.join(reportDir, 'report.json'), 'utf8').then((t) => JSON.parse(t) as ListReport, () => null);
+  const monthly = monthlyFromChecks(result);
+  const report = await buildListReport(store, list, {
+    config,
+    target: cfg.target.kind,
+    dryRun: false,
+    plan: previous
+      ? { target: cfg.target.kind, settings: previous.settings, notCarried: previous.notCarried, details: previous.details, estimate: previous.estimate ?? { requests: 0, seconds: 0, basis: '' }, problems: [] }
+      : null,
+    verify: result,
+    monthlyTarget: monthly ?? undefined,
+  });
+  await writeReportFile(reportDir, 'report.json', JSON.stringify(report, null, 2) + '\n');
+  const reportFile = await writeReportFile(reportDir, 'report.html', renderListReport(report));
+  return { list, result, reportFile };
+}
+
+/** A target may report its per-month counts as a check named `messages per month`. */
+function monthlyFromChecks(result: VerifyResult): Map<string, number> | null {
+  const check = result.checks.find((c) => c.name === 'messages per month');
+  if (!check || typeof check.actual !== 'object' || check.actual === null) return null;
+  return new Map(Object.entries(check.actual as Record<string, number>));
+}

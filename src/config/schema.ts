@@ -14,7 +14,19 @@ export const Mailman3TargetSchema = z
   .object({
     kind: z.literal('mailman3'),
     rest: z.object({ url: httpUrl, user: z.string().min(1), passwordEnv: envName }).strict(),
-    hyperkitty: z.object({ url: httpUrl, archiverKeyEnv: envName }).strict(),
+    hyperkitty: z
+      .object({
+        url: httpUrl,
+        archiverKeyEnv: envName,
+        /**
+         * A HyperKitty (Django) superuser, used only to read back private archives: anonymous
+         * visitors cannot see them, so without it verify cannot count a private list's messages.
+         */
+        user: z.string().min(1).optional(),
+        passwordEnv: envName.optional(),
+      })
+      .strict()
+      .refine((h) => (h.user === undefined) === (h.passwordEnv === undefined), 'user and passwordEnv go together'),
     /** Postorius base URL, for listinfo redirects; defaults to <newBaseUrl>/postorius/. */
     postoriusUrl: httpUrl.optional(),
     /** Mail domain for the new lists; default is each list's own host_name. */
@@ -23,6 +35,19 @@ export const Mailman3TargetSchema = z
     archivePath: z.enum(['http', 'server', 'auto']).default('http'),
     /** Command prefix that runs on the HyperKitty host, e.g. ["ssh", "lists.example.org"]; empty = local. */
     serverCommand: z.array(z.string()).optional(),
+    /**
+     * The server-side archive import: `manage` is the argv of Django's manage command on the
+     * HyperKitty host (run after serverCommand), e.g. ["mailman-web"] or
+     * ["sudo", "-u", "www-data", "/usr/share/mailman3-web/manage.py"]; `tmpDir` is where the
+     * cleaned mbox is copied to on that host when serverCommand is not empty.
+     */
+    serverImport: z
+      .object({
+        manage: z.array(z.string().min(1)).min(1).default(['mailman-web']),
+        tmpDir: z.string().min(1).default('/tmp'),
+      })
+      .strict()
+      .default({ manage: ['mailman-web'], tmpDir: '/tmp' }),
     /** How many messages are posted to HyperKitty at once. */
     replayConcurrency: z.number().int().min(1).max(64).default(4),
   })

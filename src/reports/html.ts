@@ -38,7 +38,7 @@ function page(title: string, body: string): string {
 export function verdict(r: ListReport): { cls: 'ok' | 'warn' | 'bad'; text: string } {
   if (r.status === 'failed') return { cls: 'bad', text: `Failed in phase ${r.phase}: ${r.error ?? 'unknown error'}` };
   if (r.verify && !r.verify.ok) return { cls: 'bad', text: 'Verification found differences' };
-  const errors = r.problems.filter((p) => p.severity === 'error').length;
+  const errors = r.problems.filter((p) => p.severity === 'error').length + r.counts.quarantined;
   if (r.dryRun) return { cls: errors ? 'warn' : 'ok', text: `Dry run: nothing was changed on the target${errors ? ` — ${errors} problem(s) to look at` : ''}` };
   if (r.verify?.ok) return { cls: errors ? 'warn' : 'ok', text: errors ? `Migrated and verified, ${errors} problem(s) to look at` : 'Migrated completely and verified' };
   return { cls: 'warn', text: `Not verified yet (last phase: ${r.phase})` };

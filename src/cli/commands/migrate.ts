@@ -39,7 +39,7 @@ export const migrateCommand: Command = {
         if (!dryRun) {
           const problems = await target.preflight();
           const fatal = problems.filter((p) => p.severity === 'error');
-          for (const p of problems) progress.log(p.severity === 'error' ? 'error' : 'warn', p.message);
+          for (const p of problems) progress.log(p.severity === 'error' ? 'error' : p.severity === 'warning' ? 'warn' : 'info', p.message);
           if (fatal.length) throw new UserError(`pre-flight check failed: ${fatal[0]!.message}`);
         }
         const result = await runBulk({ cfg: session.cfg, store: session.store, target, progress, signal: controller.signal, dryRun }, lists, concurrency);

@@ -34,6 +34,9 @@ async function indexed(list: string) {
 describe.each(SAMPLE_LISTS)('index of %s', (list) => {
   const exp = expected(list);
 
+  const chunkOffsets = exp.mbox.chunks_as_split_by_mailman_PortableUnixMailbox.map((c) => c.offset).sort((x, y) => x - y);
+  const nextChunkOffset = (a: { mbox_chunk_offset: number }): number | undefined => chunkOffsets.find((o) => o > a.mbox_chunk_offset);
+
   it('links every pipermail article to the mbox message holding its text', async () => {
     const { messages, articles, db } = await indexed(list);
     const homes = exp.archive.articles.filter((a) => !exp.archive.stray_html_files.includes(`${a.period}/${a.filename}`));
@@ -45,6 +48,10 @@ describe.each(SAMPLE_LISTS)('index of %s', (list) => {
       // Mailman's own splitter may cut a message at an unescaped body line; the article then
       // shows a fragment of our (unsplit) message, which must contain the fragment's offset.
       expect(msg.offset <= a.mbox_chunk_offset && a.mbox_chunk_offset < msg.offset + msg.length, `${list} ${a.filename}`).toBe(true);
+      if (a.mbox_chunk_offset === msg.offset && !a.mbox_chunk_message_id && msg.offset + msg.length <= (nextChunkOffset(a) ?? Infinity)) {
+        // Stored without a Message-ID: the message takes the id pipermail gave it (shown on its page).
+        expect(msg.target_message_id, `${list} ${a.filename}`).toBe(normalizeMessageId(a.message_id));
+      }
       if (a.mbox_chunk_offset === msg.offset && a.mbox_chunk_message_id) {
         expect(msg.message_id).toBe(normalizeMessageId(a.mbox_chunk_message_id));
         expect(row!.source).toBe('html');

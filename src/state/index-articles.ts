@@ -105,8 +105,36 @@ export async function indexArticles(store: Store, list: string, pipermailDir: st
     }
     await stmt.finalize();
   });
+  await adoptPageIds(store, list, homes, assigned);
   fromHtml = [...assigned.values()].filter((v) => v.source === 'html').length;
   return { articles: homes.length, fromHtml, byMboxOrder, unmatched, problems };
+}
+
+/**
+ * A message stored without a Message-ID was given one by pipermail when it was archived (a
+ * `mailman.*` id, shown on its page). Old links and the page itself know that id, so the migrated
+ * message carries it instead of our synthetic one — when exactly one page shows the message.
+ */
+async function adoptPageIds(
+  store: Store,
+  list: string,
+  homes: { number: number; messageId: string | null }[],
+  assigned: Map<number, { ordinal: number | null; source: 'html' | 'mbox-order' }>,
+): Promise<void> {
+  const pagesPerMessage = new Map<number, string[]>();
+  for (const a of homes) {
+    const v = assigned.get(a.number);
+    if (!v || v.ordinal === null || v.source !== 'mbox-order' || !a.messageId) continue;
+    const l = pagesPerMessage.get(v.ordinal) ?? [];
+    l.push(normalizeMessageId(a.messageId));
+    pagesPerMessage.set(v.ordinal, l);
+  }
+  for (const [ordinal, ids] of pagesPerMessage) {
+    if (ids.length !== 1 || !ids[0]) continue;
+    const taken = await store.db.get('SELECT 1 FROM messages WHERE list = ? AND (message_id = ? OR target_message_id = ?)', [list, ids[0], ids[0]]);
+    if (taken) continue;
+    await store.db.run('UPDATE messages SET target_message_id = ? WHERE list = ? AND ordinal = ? AND synthetic_id = 1', [ids[0], list, ordinal]);
+  }
 }
 
 function nearestBelow(anchors: { num: number; chunk: number }[], num: number): { num: number; chunk: number } | null {

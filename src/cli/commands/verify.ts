@@ -1,5 +1,8 @@
 import { createProgress } from '../../pipeline/progress.js';
-import { openSession, selectLists } from '../../pipeline/session.js';
+import { storedConfig } from '../../pipeline/index-phase.js';
+import { openSession, selectLists, type Session } from '../../pipeline/session.js';
+import { redirectsFromState } from '../../redirects/from-state.js';
+import { verifyRedirects, type RedirectCheckFailure } from '../../redirects/verify.js';
 import { verifyList, type ListVerification } from '../../pipeline/verify.js';
 import { UserError } from '../../problems.js';
 import { createTarget } from '../../targets/create.js';
@@ -10,11 +13,14 @@ import { renderTable } from '../table.js';
 export const verifyCommand: Command = {
   name: 'verify',
   summary: 'compare the target with the source (roster, settings, messages) and record it in the reports',
-  usage: 'mm2migrate verify --config FILE (--list NAME... | --all) [--json]',
+  usage: 'mm2migrate verify --config FILE (--list NAME... | --all) [--redirects [--base-url URL]] [--json]',
   options: {
     config: { type: 'string', short: 'c', valueName: 'FILE', description: 'the migration config file' },
     list: { type: 'string', multiple: true, valueName: 'NAME', description: 'a list to verify' },
     all: { type: 'boolean', description: 'every list of the source installation' },
+    redirects: { type: 'boolean', description: 'check instead that every redirect target of the lists answers 200' },
+    'base-url': { type: 'string', valueName: 'URL', description: 'with --redirects: send the requests to this server (e.g. staging) instead' },
+    concurrency: { type: 'string', valueName: 'N', description: 'with --redirects: requests in flight (default 8)' },
     json: { type: 'boolean', description: 'print the results as JSON' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress output' },
   },
@@ -26,6 +32,16 @@ export const verifyCommand: Command = {
     const release = onStopSignal(() => controller.abort());
     try {
       const lists = await selectLists(session.cfg, listNames(values.list), Boolean(values.all));
+      if (values.redirects) {
+        const concurrency = values.concurrency === undefined ? 8 : Number(values.concurrency);
+        if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UserError('verify: --concurrency must be a whole number from 1 to 64', 2);
+        return await verifyListRedirects(session, lists, {
+          baseUrl: typeof values['base-url'] === 'string' ? values['base-url'] : undefined,
+          concurrency,
+          json: Boolean(values.json),
+          signal: controller.signal,
+        });
+      }
       const target = await createTarget(session.cfg, { dryRun: false });
       const results: (ListVerification | { list: string; error: string })[] = [];
       try {
@@ -60,6 +76,39 @@ export const verifyCommand: Command = {
     }
   },
 };
+
+async function verifyListRedirects(
+  session: Session,
+  lists: string[],
+  opts: { baseUrl?: string; concurrency: number; json: boolean; signal: AbortSignal },
+): Promise<number> {
+  const out: { list: string; checked: number; ok: number; skipped?: string; failed: RedirectCheckFailure[] }[] = [];
+  for (const list of lists) {
+    if (opts.signal.aborted) break;
+    const config = await storedConfig(session.store, list);
+    if (!config) throw new UserError(`${list}: not indexed yet; run mm2migrate migrate --list ${list} first`);
+    const { entries } = await redirectsFromState(session.store, session.cfg, list);
+    if (config.archive.private) {
+      // The new archive of a private list answers only to members: an anonymous check proves nothing.
+      out.push({ list, checked: 0, ok: 0, skipped: 'private archive: its pages need a login', failed: [] });
+      continue;
+    }
+    const r = await verifyRedirects(entries, { concurrency: opts.concurrency, timeoutMs: 15_000, baseUrlOverride: opts.baseUrl, signal: opts.signal });
+    out.push({ list, checked: r.checked, ok: r.ok, failed: r.failed });
+  }
+  const failed = out.reduce((n, l) => n + l.failed.length, 0);
+  if (opts.json) process.stdout.write(JSON.stringify({ ok: failed === 0, lists: out }, null, 2) + '\n');
+  else {
+    process.stdout.write(
+      renderTable(
+        ['list', 'checked', 'ok', 'failed', 'note'],
+        out.map((l) => [l.list, String(l.checked), String(l.ok), String(l.failed.length), l.skipped ?? '']),
+      ) + '\n',
+    );
+    for (const l of out) for (const f of l.failed.slice(0, 20)) process.stdout.write(`${l.list}: ${f.oldUrl} -> ${f.newUrl}: ${f.status ?? 'no answer'} ${f.reason}\n`);
+  }
+  return failed ? 1 : 0;
+}
 
 function short(v: unknown): string {
   const s = typeof v === 'string' ? v : JSON.stringify(v);

@@ -32,7 +32,7 @@ import { Store } from '../src/state/store.js';
 import { Mailman3Target } from '../src/targets/mailman3/target.js';
 import { runCli } from './helpers/cli.js';
 import { discourseConfig, FAST_CLIENT, KEY_ENV, runList } from './helpers/discourse-run.js';
-import { ROOT, SAMPLE_LISTS, SAMPLE_ROOT, sampleConfig } from './helpers/sample.js';
+import { expected, ROOT, SAMPLE_LISTS, SAMPLE_ROOT, sampleConfig } from './helpers/sample.js';
 import { startDiscourseDouble, type DiscourseDouble } from './doubles/discourse-double.js';
 import { apacheBinary, apacheModuleDir, nginxBinary, startApache, startNginx, type RunningServer } from './webservers/servers.js';
 
@@ -524,6 +524,20 @@ describe('a list with only its mbox', () => {
       // devtalk was archived live and never rebuilt: mbox order is pipermail's numbering, dates (New York) its periods.
       const want = await expectedArticleUrls('devtalk');
       const got = new Map(articles.map((x) => [`${x.host}${x.oldPath}`, x.newUrl]));
+      // Without the HTML, the id pipermail invented for a message stored without one (000010) is
+      // unknown: that message keeps its own deterministic id, so only its URL differs.
+      const inventedIds = (expected('devtalk').archive.articles as { filename: string; mbox_chunk_message_id: string | null }[])
+        .filter((a) => a.mbox_chunk_message_id === null)
+        .map((a) => a.filename);
+      expect(inventedIds).toEqual(['000010.html']);
+      for (const key of [...want.keys()]) {
+        if (inventedIds.some((f) => key.endsWith(`/${f}`))) {
+          expect(got.get(key)).toMatch(/\/message\/[A-Z2-7]{32}\/$/);
+          expect(got.get(key)).not.toBe(want.get(key));
+          want.delete(key);
+          got.delete(key);
+        }
+      }
       expect(got).toEqual(want);
       expect(r.entries.some((x) => x.kind === 'period-txt')).toBe(true);
     } finally {

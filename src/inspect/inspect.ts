@@ -1,5 +1,6 @@
 import { discoverLists, listPaths } from '../mailman2/installation.js';
 import { readListConfig } from '../mailman2/list-config.js';
+import { memberSummary, type MemberSummary } from '../mailman2/member-summary.js';
 import { readMbox } from '../mailman2/mbox.js';
 import { readPipermail } from '../mailman2/pipermail.js';
 import { UserError, type Problem } from '../problems.js';
@@ -21,7 +22,7 @@ export interface InspectedList {
     lastDate: string | null;
     pipermailArticles: number;
   };
-  members: { email: string; displayName: string | null; delivery: string; deliveryStatus: string; moderated: boolean; language: string }[];
+  members: MemberSummary[];
   owners: string[];
   moderators: string[];
   articles: { number: number; period: string; messageId: string | null }[];
@@ -71,14 +72,7 @@ export async function inspectList(root: string, name: string): Promise<Inspected
       charset: config.charset,
       owners: config.owners,
       moderators: config.moderators,
-      members: config.members.map((m) => ({
-        email: m.email,
-        displayName: m.displayName,
-        delivery: m.delivery,
-        deliveryStatus: m.deliveryStatus,
-        moderated: m.moderated,
-        language: m.language,
-      })),
+      members: config.members.map(memberSummary),
     });
     result.archive.policy = config.archive.policy;
     result.archive.volumeFrequency = config.archive.volumeFrequency;

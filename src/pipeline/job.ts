@@ -37,6 +37,18 @@ const APPLY: { phase: Phase; run: (t: Target, ctx: ListContext) => Promise<void>
   { phase: 'archive', run: (t, c) => t.replayArchive(c) },
 ];
 
+export function listContext(env: Omit<JobEnv, 'dryRun'>, list: string, config: ListConfig, reportDir: string): ListContext {
+  return {
+    list,
+    config,
+    store: env.store,
+    cfg: env.cfg,
+    reportDir,
+    signal: env.signal,
+    progress: (done, total, what) => env.progress.update(list, done, total, what),
+  };
+}
+
 /**
  * One list, phase by phase: index → plan → settings → roster → archive → verify. A dry-run stops
  * after the plan. Whatever happens, the list's report is written.
@@ -56,15 +68,7 @@ export async function runListJob(env: JobEnv, list: string): Promise<ListOutcome
       progress.update(list, bytes, total, `indexing (${messages} messages), bytes`),
     );
     config = idx.config;
-    const ctx: ListContext = {
-      list,
-      config,
-      store,
-      cfg,
-      reportDir,
-      signal,
-      progress: (done, total, what) => progress.update(list, done, total, what),
-    };
+    const ctx = listContext(env, list, config, reportDir);
     progress.event('phase', { list, phase: 'plan' });
     plan = await env.target.plan(ctx);
     await store.replaceProblems(list, 'plan', plan.problems);

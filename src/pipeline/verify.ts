@@ -5,9 +5,9 @@ import { buildListReport } from '../reports/build.js';
 import { renderListReport } from '../reports/html.js';
 import type { ListReport } from '../reports/model.js';
 import { ensureReportDir, writeReportFile } from '../reports/write.js';
-import type { ListContext, VerifyResult } from '../targets/target.js';
+import type { VerifyResult } from '../targets/target.js';
 import { storedConfig } from './index-phase.js';
-import type { JobEnv } from './job.js';
+import { listContext, type JobEnv } from './job.js';
 
 export interface ListVerification {
   list: string;
@@ -20,19 +20,11 @@ export interface ListVerification {
  * the list's report. Read-only on both sides.
  */
 export async function verifyList(env: Omit<JobEnv, 'dryRun'>, list: string): Promise<ListVerification> {
-  const { store, cfg, progress, signal } = env;
+  const { store, cfg } = env;
   const config = await storedConfig(store, list);
   if (!config) throw new UserError(`${list}: not indexed yet; run mm2migrate migrate --list ${list} first`);
   const reportDir = await ensureReportDir(cfg.reports, list);
-  const ctx: ListContext = {
-    list,
-    config,
-    store,
-    cfg,
-    reportDir,
-    signal,
-    progress: (done, total, what) => progress.update(list, done, total, what),
-  };
+  const ctx = listContext(env, list, config, reportDir);
   const result = await env.target.verify(ctx);
   if (result.ok) await store.completePhase(list, 'verify');
   // Keep the plan sections of the last report; only the verification and counts are new.

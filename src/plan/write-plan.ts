@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { ListConfig } from '../mailman2/list-config.js';
+import { memberSummary, type MemberSummary } from '../mailman2/member-summary.js';
 import { writeReportFile } from '../reports/write.js';
 import type { Store } from '../state/store.js';
 import type { TargetPlan } from '../targets/target.js';
@@ -14,7 +15,7 @@ export interface PlanSummary {
   notCarried: TargetPlan['notCarried'];
   details: TargetPlan['details'];
   estimate: TargetPlan['estimate'];
-  members: { email: string; displayName: string | null; delivery: string; deliveryStatus: string; moderated: boolean; language: string }[];
+  members: MemberSummary[];
   owners: string[];
   moderators: string[];
   archive: {
@@ -79,14 +80,7 @@ export async function writePlan(store: Store, dir: string, list: string, config:
     estimate: plan.estimate,
     owners: config.owners,
     moderators: config.moderators,
-    members: config.members.map((m) => ({
-      email: m.email,
-      displayName: m.displayName,
-      delivery: m.delivery,
-      deliveryStatus: m.deliveryStatus,
-      moderated: m.moderated,
-      language: m.language,
-    })),
+    members: config.members.map(memberSummary),
     archive: {
       messages: counts.messages,
       toReplay,

@@ -3,6 +3,7 @@
  * The five forms cannot be confused with each other, so a name is parsed by its form alone: a list whose
  * archive_volume_frequency was changed keeps folders of the older form next to the new ones.
  */
+import { parsePeriodName, type PeriodKind } from '../mailman2/pipermail-periods.js';
 
 export type Granularity = 'year' | 'quarter' | 'month' | 'week' | 'day';
 
@@ -13,22 +14,6 @@ export interface PeriodSpan {
   /** YYYY-MM-DD, first day after the period. */
   end: string;
 }
-
-/** English month names: pipermail formats %B without ever calling setlocale, whatever the list language. */
-export const MONTHS = [
-  'January',
-  'February',
-  'March',
-  'April',
-  'May',
-  'June',
-  'July',
-  'August',
-  'September',
-  'October',
-  'November',
-  'December',
-] as const;
 
 interface Ymd {
   y: number;
@@ -60,39 +45,14 @@ export function parseIsoDate(s: string): { y: number; m: number; d: number } | n
   return ymd(Number(m[1]), Number(m[2]), Number(m[3]));
 }
 
-/** The span of a pipermail period folder name, or null when the name has none of the five forms. */
+const GRANULARITY: Record<PeriodKind, Granularity> = { yearly: 'year', quarterly: 'quarter', monthly: 'month', weekly: 'week', daily: 'day' };
+
+/** The span of a pipermail period folder name (parsed as the pipermail reader does), or null when it has none of the five forms. */
 export function periodSpan(name: string): PeriodSpan | null {
-  let m: RegExpExecArray | null;
-  if ((m = /^(\d{4})$/.exec(name))) {
-    const y = Number(m[1]);
-    return { granularity: 'year', start: iso({ y, m: 1, d: 1 }), end: iso({ y: y + 1, m: 1, d: 1 }) };
-  }
-  if ((m = /^(\d{4})-([A-Za-z]+)$/.exec(name))) {
-    const y = Number(m[1]);
-    const idx = MONTHS.indexOf(m[2] as (typeof MONTHS)[number]);
-    if (idx < 0) return null;
-    const start = { y, m: idx + 1, d: 1 };
-    const end = idx === 11 ? { y: y + 1, m: 1, d: 1 } : { y, m: idx + 2, d: 1 };
-    return { granularity: 'month', start: iso(start), end: iso(end) };
-  }
-  if ((m = /^(\d{4})q([1-4])$/.exec(name))) {
-    const y = Number(m[1]);
-    const q = Number(m[2]);
-    const start = { y, m: 3 * (q - 1) + 1, d: 1 };
-    const end = q === 4 ? { y: y + 1, m: 1, d: 1 } : { y, m: 3 * q + 1, d: 1 };
-    return { granularity: 'quarter', start: iso(start), end: iso(end) };
-  }
-  if ((m = /^Week-of-Mon-(\d{4})(\d{2})(\d{2})$/.exec(name))) {
-    const start = ymd(Number(m[1]), Number(m[2]), Number(m[3]));
-    if (!start) return null;
-    return { granularity: 'week', start: iso(start), end: iso(addDays(start, 7)) };
-  }
-  if ((m = /^(\d{4})(\d{2})(\d{2})$/.exec(name))) {
-    const start = ymd(Number(m[1]), Number(m[2]), Number(m[3]));
-    if (!start) return null;
-    return { granularity: 'day', start: iso(start), end: iso(addDays(start, 1)) };
-  }
-  return null;
+  const parsed = parsePeriodName(name);
+  if (!parsed) return null;
+  const last = parseIsoDate(parsed.end)!;
+  return { granularity: GRANULARITY[parsed.kind], start: parsed.start, end: iso(addDays(last, 1)) };
 }
 
 /** Which HyperKitty archive page best stands in for a period's index pages. */

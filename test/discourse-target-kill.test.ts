@@ -1,12 +1,11 @@
 // Kill test: the migration runs in a child process that is SIGKILLed at random moments during
 // the replay, then started again. At the end the Discourse double must hold exactly one topic or
 // post per replayable message and the journal must be complete. MM2M_KILL_SOAK=N kills N times.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { StateDb } from '../src/state/db.js';
 import { startDiscourseDouble, type DiscourseDouble } from './doubles/discourse-double.js';
@@ -18,8 +17,8 @@ const KILLS = Number(process.env.MM2M_KILL_SOAK ?? 5);
 
 let d: DiscourseDouble;
 beforeAll(async () => {
-  // The child runs the compiled pipeline; tsc emits even when files elsewhere in the tree are mid-edit.
-  await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT }).catch(() => undefined);
+  // The child runs the compiled pipeline, built once per run by test/global-setup.ts (building
+  // here again would rewrite dist/ under other test files' feet).
   if (!existsSync(path.join(ROOT, 'dist/src/targets/discourse/target.js'))) throw new Error('npm run build did not produce dist/src/targets/discourse/target.js');
   d = await startDiscourseDouble({ adminRequestsPerMinute: 1_000_000, siteSettings: { disable_emails: 'yes', authorized_extensions: '*' } });
 }, 300_000);

@@ -10,6 +10,39 @@ const envName = z
 
 const httpUrl = z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
 
+// Templates publishing for the Mailman 3 target (see src/targets/mailman3/env.ts).
+const SHELL_SAFE_PATH = /^\/[A-Za-z0-9._/@+:-]*$/;
+
+/**
+ * Where list templates (header, footer, welcome, goodbye) are published for the core. Mailman 3
+ * stores only a URI per template and fetches it whenever it decorates a message (cached for
+ * `[mailman] cache_life`, 7 days by default), so the place must stay up as long as the list lives:
+ * - `http`: the tool writes `<dir>/<list_id>/<template>.txt`; the operator serves `dir` at
+ *   `baseUrl` from any web server the core can reach (UTF-8, with `charset=utf-8` for non-ASCII
+ *   text, or Mailman's `requests` reads it as Latin-1); the tool checks each URL before setting it.
+ * - `file`: the tool writes `<coreDir>/<list_id>/<template>.txt` on the core host through
+ *   `command` (argv prefix such as ["ssh", "mail.example.org"]; [] when it runs on that host) and
+ *   sets `file://` URIs.
+ * Without it, templates are not carried: their exact text is reported.
+ */
+export const Mailman3TemplatesSchema = z.discriminatedUnion('via', [
+  z
+    .object({
+      via: z.literal('http'),
+      dir: z.string().min(1),
+      baseUrl: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL'),
+    })
+    .strict(),
+  z
+    .object({
+      via: z.literal('file'),
+      coreDir: z.string().regex(SHELL_SAFE_PATH, 'must be an absolute path of letters, digits and ._/@+:-'),
+      command: z.array(z.string()).default([]),
+    })
+    .strict(),
+]);
+export type Mailman3TemplatesConfig = z.infer<typeof Mailman3TemplatesSchema>;
+
 export const Mailman3TargetSchema = z
   .object({
     kind: z.literal('mailman3'),
@@ -48,6 +81,7 @@ export const Mailman3TargetSchema = z
       })
       .strict()
       .default({ manage: ['mailman-web'], tmpDir: '/tmp' }),
+    templates: Mailman3TemplatesSchema.optional(),
     /** How many messages are posted to HyperKitty at once. */
     replayConcurrency: z.number().int().min(1).max(64).default(4),
   })

@@ -2,13 +2,14 @@ import type { Mailman3TargetConfig } from '../../config/schema.js';
 import type { ListContext, TargetPlan } from '../target.js';
 import { estimateArchivePaths } from './estimate.js';
 import { mapRoster } from './map-roster.js';
-import { mapSettings } from './map-settings.js';
+import { mailman3SettingsPlan } from './apply-settings.js';
 import { mailman3Names } from './names.js';
 
 /** The Mailman 3 plan of one list, computed from the state database only (the dry-run shows it). */
 export async function planMailman3(ctx: ListContext, target: Mailman3TargetConfig): Promise<TargetPlan> {
   const names = mailman3Names(ctx.config, target);
-  const settings = mapSettings(ctx.config);
+  // The same mapping the settings phase applies (incl. the new listinfo link in footers).
+  const settings = mailman3SettingsPlan(ctx, { target, names: (c) => mailman3Names(c, target) });
   const roster = mapRoster(ctx.config);
   const { n: replayable } = (await ctx.store.db.get<{ n: number }>(
     "SELECT count(*) AS n FROM messages WHERE list = ? AND duplicate_kind IS NOT 'same'",

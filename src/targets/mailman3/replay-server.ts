@@ -1,0 +1,306 @@
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Mailman3TargetConfig } from '../../config/schema.js';
+import { messageIdHash } from '../../mailman2/message-id.js';
+import { UserError, type Problem } from '../../problems.js';
+import type { ListContext } from '../target.js';
+import { writeCleanedMbox } from './cleaned-mbox.js';
+import type { ArchivedEmail, HyperKittyClient } from './hyperkitty-client.js';
+import { replayRows } from './prepare-message.js';
+import { ARCHIVE_OP, ARCHIVE_PHASE } from './replay-http.js';
+
+/**
+ * The server-side path, for admins with a shell on the HyperKitty host: a cleaned mbox of the
+ * messages not yet archived goes through `hyperkitty_import --since 1970-01-01` (the supported bulk
+ * importer; `--since` because by default it skips everything older than the newest archived
+ * message) and `update_index_one_list` (hyperkitty_import does not update the full-text index).
+ *
+ * Commands run as `target.serverCommand + target.serverImport.manage + args`:
+ *  - serverCommand [] runs them here, as the local user, with the mbox read where it was written;
+ *  - a non-empty serverCommand is a prefix that runs ONE shell command line on the server, given as
+ *    its last argument, e.g. ["ssh", "lists.example.org"], ["sudo", "-u", "www-data", "sh", "-c"],
+ *    ["docker", "exec", "-i", "mailman-web", "sh", "-c"]. Every argument is shell-quoted. The mbox
+ *    is copied first by piping it into `umask 077; cat > <tmpDir>/<file>` through the same prefix
+ *    (so the prefix must pass stdin on: ssh does, docker/kubectl need -i), and removed afterwards;
+ *  - with no serverCommand configured, the mbox is left in the report folder and the exact
+ *    commands are written next to it (commands.sh) and reported; a later run reads back what the
+ *    admin imported and journals it.
+ * After an import, what HyperKitty holds is read back and journaled as done, message by message.
+ */
+
+export interface ServerReplayOptions {
+  client: HyperKittyClient;
+  fqdn: string;
+  target: Mailman3TargetConfig;
+  privateArchive: boolean;
+}
+
+export interface ServerReplayStats {
+  total: number;
+  /** Found in HyperKitty before this run's import (journaled as done now if they were not). */
+  alreadyPresent: number;
+  /** Messages written to the cleaned mbox this run. */
+  written: number;
+  imported: number;
+  /** Written but absent from HyperKitty after the import. */
+  missing: number;
+  /** No serverCommand: the commands were written for the admin instead of being run. */
+  manual: boolean;
+  mboxFile: string | null;
+  commands: string[][];
+  seconds: number;
+  problems: Problem[];
+}
+
+export interface CommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export async function replayOnServer(ctx: ListContext, opts: ServerReplayOptions): Promise<ServerReplayStats> {
+  const began = Date.now();
+  const { store, list } = ctx;
+  const { fqdn, target } = opts;
+  const dir = path.join(ctx.reportDir, 'server-import');
+  const log = path.join(dir, 'commands.log');
+  const runner = target.serverCommand === undefined ? null : new ServerRunner(target.serverCommand, log);
+  const manage = target.serverImport.manage;
+  const rows = await replayRows(store.db, list);
+  const stats: ServerReplayStats = {
+    total: rows.length, alreadyPresent: 0, written: 0, imported: 0, missing: 0, manual: runner === null, mboxFile: null, commands: [], seconds: 0, problems: [],
+  };
+
+  // What HyperKitty already has (an earlier import, the admin running the printed commands).
+  const before = await readArchive(opts.client, fqdn, opts.privateArchive, runner, manage);
+  const present = new Set(before?.map((e) => e.hash) ?? []);
+  const byHash = new Map(rows.map((r) => [messageIdHash(r.target_message_id), r]));
+  const doneKeys = new Set(
+    (await store.db.all<{ key: string }>("SELECT key FROM journal WHERE list = ? AND phase = ? AND op = ? AND status = 'done'", [list, ARCHIVE_PHASE, ARCHIVE_OP])).map((r) => r.key),
+  );
+  await journalPresent(ctx, opts, byHash, present, doneKeys, 'server');
+  stats.alreadyPresent = rows.filter((r) => present.has(messageIdHash(r.target_message_id))).length;
+  const todo = rows.filter((r) => !doneKeys.has(r.target_message_id));
+  if (!todo.length) return finish();
+
+  const wanted = new Set(todo.map((r) => r.ordinal));
+  const mbox = await writeCleanedMbox(store, list, path.join(dir, `${fqdn}.mbox`), (r) => wanted.has(r.ordinal));
+  stats.mboxFile = mbox.file;
+  stats.written = mbox.messages;
+  stats.problems.push(...mbox.problems);
+  await writeFile(path.join(dir, `${fqdn}.mbox.sha256`), `${mbox.sha256}  ${path.basename(mbox.file)}\n`);
+
+  const remote = runner !== null && runner.remote;
+  const serverFile = remote ? `${target.serverImport.tmpDir.replace(/\/+$/, '')}/mm2migrate-${fqdn}-${mbox.sha256.slice(0, 12)}.mbox` : mbox.file;
+  const importArgs = [...manage, 'hyperkitty_import', '--since', '1970-01-01', '-l', fqdn, serverFile];
+  const indexArgs = [...manage, 'update_index_one_list', fqdn];
+  stats.commands = [importArgs, indexArgs];
+
+  if (!runner) {
+    const script = [
+      '#!/bin/sh',
+      `# mm2migrate: import the archive of ${list} into HyperKitty as ${fqdn} (${mbox.messages} messages).`,
+      '# Run on the HyperKitty host, with the Django manage command of your installation',
+      '# (mailman-web, or python3 manage.py in the mailman-web project). Copy the mbox there first if',
+      '# this is another machine, and adjust the path. Then run mm2migrate again: it reads back what',
+      '# HyperKitty holds and records it.',
+      'set -e',
+      shellLine(importArgs),
+      shellLine(indexArgs),
+      '',
+    ].join('\n');
+    await writeFile(path.join(dir, 'commands.sh'), script, { mode: 0o700 });
+    stats.problems.push({
+      severity: 'warning', code: 'archive-server-manual', list, file: path.join(dir, 'commands.sh'),
+      message: `${list}: target.serverCommand is not set, so the server-side import was not run; run on the HyperKitty host: ${shellLine(importArgs)} && ${shellLine(indexArgs)} (also in ${path.join(dir, 'commands.sh')})`,
+    });
+    return finish();
+  }
+
+  await store.db.transaction(async () => {
+    for (const r of todo) await store.journalPending(list, ARCHIVE_PHASE, ARCHIVE_OP, r.target_message_id);
+  });
+  try {
+    if (remote) await runner.copy(mbox.file, serverFile);
+    const imported = await runner.run(importArgs);
+    if (imported.code !== 0) throw new UserError(`${list}: hyperkitty_import failed (exit ${imported.code}): ${lastLines(imported.stderr || imported.stdout)} (log: ${log})`);
+    stats.problems.push(...importComplaints(list, imported.stderr));
+    const indexed = await runner.run(indexArgs);
+    if (indexed.code !== 0) {
+      stats.problems.push({
+        severity: 'warning', code: 'archive-index-failed', list,
+        message: `${list}: update_index_one_list ${fqdn} failed (exit ${indexed.code}): ${lastLines(indexed.stderr || indexed.stdout)}; search will miss the imported messages until the hourly index job runs`,
+      });
+    }
+  } finally {
+    if (remote) await runner.run(['rm', '-f', serverFile]).catch(() => undefined);
+  }
+
+  const after = await readArchive(opts.client, fqdn, opts.privateArchive, runner, manage);
+  if (!after) throw new UserError(`${list}: after hyperkitty_import, HyperKitty has no list ${fqdn}`);
+  const found = new Set(after.map((e) => e.hash));
+  await journalPresent(ctx, opts, byHash, found, doneKeys, 'server');
+  for (const r of todo) {
+    if (found.has(messageIdHash(r.target_message_id))) {
+      stats.imported++;
+      continue;
+    }
+    stats.missing++;
+    await store.journalDone(list, ARCHIVE_PHASE, ARCHIVE_OP, r.target_message_id, { status: 'failed', detail: { path: 'server', ordinal: r.ordinal, error: 'not in HyperKitty after hyperkitty_import' } });
+    stats.problems.push({
+      severity: 'error', code: 'archive-import-missing', list, key: r.target_message_id,
+      message: `${list}: message ${r.ordinal} <${r.target_message_id}> is not in HyperKitty after hyperkitty_import (see ${log})`,
+    });
+  }
+  return finish();
+
+  function finish(): ServerReplayStats {
+    stats.seconds = (Date.now() - began) / 1000;
+    return stats;
+  }
+}
+
+/** Journals as done every expected message HyperKitty has and the journal does not yet record. */
+async function journalPresent(
+  ctx: ListContext,
+  opts: ServerReplayOptions,
+  byHash: Map<string, { target_message_id: string; ordinal: number }>,
+  present: Set<string>,
+  doneKeys: Set<string>,
+  via: 'server' | 'http',
+): Promise<void> {
+  await ctx.store.db.transaction(async () => {
+    for (const hash of present) {
+      const row = byHash.get(hash);
+      if (!row || doneKeys.has(row.target_message_id)) continue;
+      doneKeys.add(row.target_message_id);
+      await ctx.store.journalDone(ctx.list, ARCHIVE_PHASE, ARCHIVE_OP, row.target_message_id, {
+        targetId: hash,
+        targetUrl: opts.client.messageUrl(opts.fqdn, hash),
+        detail: { path: via, ordinal: row.ordinal, readBack: true },
+      });
+    }
+  });
+}
+
+/**
+ * What HyperKitty holds for the list: through the JSON API when it may be read (public list, or a
+ * configured superuser), else through a query on the server when a server command is configured.
+ * `null` when HyperKitty does not know the list; throws when neither way is open.
+ */
+export async function readArchive(
+  client: HyperKittyClient,
+  fqdn: string,
+  privateArchive: boolean,
+  runner: ServerRunner | null,
+  manage: string[],
+): Promise<ArchivedEmail[] | null> {
+  if (!privateArchive || client.hasUser || !runner) return client.listEmails(fqdn, { authenticated: privateArchive });
+  return runner.listEmails(manage, fqdn);
+}
+
+const EmailRows = z.array(z.tuple([z.string(), z.string(), z.string()]));
+const MARKER = 'MM2MIGRATE-EMAILS ';
+
+/** Runs commands on the HyperKitty host (or locally) and logs them, without secrets, to `log`. */
+export class ServerRunner {
+  constructor(
+    readonly prefix: string[],
+    private readonly log: string,
+  ) {}
+
+  get remote(): boolean {
+    return this.prefix.length > 0;
+  }
+
+  /** The argv actually started: the command itself, or the prefix plus one shell-quoted line. */
+  argv(args: string[]): string[] {
+    return this.remote ? [...this.prefix, shellLine(args)] : args;
+  }
+
+  async run(args: string[], stdinFile?: string): Promise<CommandResult> {
+    const argv = this.argv(args);
+    await mkdir(path.dirname(this.log), { recursive: true, mode: 0o700 });
+    await appendFile(this.log, `\n$ ${shellLine(argv)}\n`);
+    const result = await spawnCapture(argv, stdinFile);
+    await appendFile(this.log, `${result.stdout}${result.stderr ? `\n[stderr]\n${result.stderr}` : ''}\n[exit ${result.code}]\n`);
+    return result;
+  }
+
+  async copy(localFile: string, serverFile: string): Promise<void> {
+    const dir = path.posix.dirname(serverFile);
+    const res = await this.run(['sh', '-c', `umask 077 && mkdir -p ${shellQuote(dir)} && cat > ${shellQuote(serverFile)}`], localFile);
+    if (res.code !== 0) throw new UserError(`copying ${localFile} to ${serverFile} through ${shellLine(this.prefix)} failed (exit ${res.code}): ${lastLines(res.stderr)}`);
+  }
+
+  /** Creates HyperKitty's row of the list if needed and copies its settings (archive policy) from Mailman core. */
+  async syncListFromMailman(manage: string[], fqdn: string): Promise<void> {
+    const code = [
+      'from hyperkitty.models import MailingList',
+      `MailingList.objects.get_or_create(name=${JSON.stringify(fqdn)})[0].update_from_mailman()`,
+    ].join('\n');
+    const res = await this.run([...manage, 'shell', '-c', code]);
+    if (res.code !== 0) throw new UserError(`syncing ${fqdn} from Mailman core in HyperKitty failed (exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`);
+  }
+
+  /** Every message of the list, read with a query in Django's shell on the server. */
+  async listEmails(manage: string[], fqdn: string): Promise<ArchivedEmail[] | null> {
+    const code = [
+      'import json',
+      'from hyperkitty.models import Email, MailingList',
+      `name = ${JSON.stringify(fqdn)}`,
+      'known = MailingList.objects.filter(name=name).exists()',
+      'rows = Email.objects.filter(mailinglist__name=name).values_list("message_id", "message_id_hash", "date")',
+      `print(${JSON.stringify(MARKER)} + json.dumps([[m, h, d.isoformat()] for m, h, d in rows] if known else None))`,
+    ].join('\n');
+    const res = await this.run([...manage, 'shell', '-c', code]);
+    const line = res.stdout.split('\n').find((l) => l.startsWith(MARKER));
+    if (res.code !== 0 || !line) throw new UserError(`reading the archive of ${fqdn} on the server failed (exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`);
+    const data: unknown = JSON.parse(line.slice(MARKER.length));
+    if (data === null) return null;
+    return EmailRows.parse(data).map(([messageId, hash, date]) => ({ messageId, hash, date }));
+  }
+}
+
+function spawnCapture(argv: string[], stdinFile?: string): Promise<CommandResult> {
+  const [cmd, ...args] = argv;
+  if (!cmd) return Promise.reject(new Error('empty command'));
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: [stdinFile ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on('data', (c: Buffer) => out.push(c));
+    child.stderr!.on('data', (c: Buffer) => err.push(c));
+    child.on('error', (e) => reject(new UserError(`cannot run ${cmd}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
+    if (stdinFile) {
+      const input = createReadStream(stdinFile);
+      input.on('error', (e) => child.stdin!.destroy(e));
+      child.stdin!.on('error', () => undefined); // the exit status tells what went wrong
+      input.pipe(child.stdin!);
+    }
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+  });
+}
+
+/** The lines hyperkitty_import writes for messages it skipped, as problems. */
+function importComplaints(list: string, stderr: string): Problem[] {
+  return stderr
+    .split('\n')
+    .filter((l) => /Failed adding message|failed to import, skipping|Failed to convert/.test(l))
+    .map((l) => ({ severity: 'error' as const, code: 'archive-import-skipped', list, message: `${list}: hyperkitty_import: ${l.trim()}` }));
+}
+
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export function shellLine(argv: string[]): string {
+  return argv.map(shellQuote).join(' ');
+}
+
+function lastLines(text: string, n = 3): string {
+  return text.trim().split('\n').slice(-n).join(' | ').slice(0, 500);
+}

@@ -10,6 +10,7 @@ import type { Phase } from '../state/phases.js';
 import type { Store } from '../state/store.js';
 import type { ListContext, Target, TargetPlan, VerifyResult } from '../targets/target.js';
 import { runIndexPhase } from './index-phase.js';
+import { monthlyFromChecks } from './verify.js';
 import type { ProgressSink } from './progress.js';
 
 export interface JobEnv {
@@ -99,7 +100,14 @@ export async function runListJob(env: JobEnv, list: string): Promise<ListOutcome
     await store.updateList(list, { status: 'failed', error: err.message.split('\n')[0]! });
     progress.log('error', `${list}: ${err.message.split('\n')[0]}`);
   }
-  const report = await buildListReport(store, list, { config, target: cfg.target.kind, dryRun: env.dryRun, plan, verify });
+  const report = await buildListReport(store, list, {
+    config,
+    target: cfg.target.kind,
+    dryRun: env.dryRun,
+    plan,
+    verify,
+    monthlyTarget: verify ? (monthlyFromChecks(verify) ?? undefined) : undefined,
+  });
   await writeReportFile(reportDir, 'report.json', JSON.stringify(report, null, 2) + '\n');
   const reportFile = await writeReportFile(reportDir, 'report.html', renderListReport(report));
   return { list, ok: report.status !== 'failed', interrupted, report, reportFile };

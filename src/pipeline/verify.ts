@@ -5,7 +5,7 @@ import { buildListReport } from '../reports/build.js';
 import { renderListReport } from '../reports/html.js';
 import type { ListReport } from '../reports/model.js';
 import { ensureReportDir, writeReportFile } from '../reports/write.js';
-import type { VerifyResult } from '../targets/target.js';
+import { MONTHLY_CHECK, type VerifyResult } from '../targets/target.js';
 import { storedConfig } from './index-phase.js';
 import { listContext, type JobEnv } from './job.js';
 
@@ -45,9 +45,9 @@ export async function verifyList(env: Omit<JobEnv, 'dryRun'>, list: string): Pro
   return { list, result, reportFile };
 }
 
-/** A target may report its per-month counts as a check named `messages per month`. */
-function monthlyFromChecks(result: VerifyResult): Map<string, number> | null {
-  const check = result.checks.find((c) => c.name === 'messages per month');
+/** The target's per-month counts, when it reported them (see MONTHLY_CHECK). */
+export function monthlyFromChecks(result: VerifyResult): Map<string, number> | null {
+  const check = result.checks.find((c) => c.name === MONTHLY_CHECK);
   if (!check || typeof check.actual !== 'object' || check.actual === null) return null;
   return new Map(Object.entries(check.actual as Record<string, number>));
 }

@@ -41,6 +41,12 @@ export interface TargetPlan {
   problems: Problem[];
 }
 
+/**
+ * A target that can count the migrated messages per month (UTC, `YYYY-MM`) reports them as the
+ * `actual` of a check with this name; the list report charts them next to the source.
+ */
+export const MONTHLY_CHECK = 'archive: messages per month';
+
 export interface VerifyResult {
   ok: boolean;
   checks: { name: string; ok: boolean; expected: unknown; actual: unknown; detail?: string }[];

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { secretFromEnv } from '../../config/load.js';
 import { UserError, type Problem } from '../../problems.js';
-import type { ListContext, VerifyResult } from '../target.js';
+import { MONTHLY_CHECK, type ListContext, type VerifyResult } from '../target.js';
 import type { Mailman3Env } from './env.js';
 import { estimateArchivePaths } from './estimate.js';
 import { HyperKittyClient, HyperKittyError, type ArchivedEmail } from './hyperkitty-client.js';
@@ -155,7 +155,7 @@ export async function verifyMailman3Archive(ctx: ListContext, env: Mailman3Archi
     emails = await readArchive(client, fqdn, privateArchive, runner, env.target.serverImport.manage);
   } catch (err) {
     if (!(err instanceof HyperKittyError || err instanceof UserError)) throw err;
-    return [{ name: 'archive: messages per month', ok: false, expected: rows.length, actual: null, detail: err.message }];
+    return [{ name: MONTHLY_CHECK, ok: false, expected: rows.length, actual: null, detail: err.message }];
   }
   const archived = emails ?? [];
 
@@ -164,7 +164,7 @@ export async function verifyMailman3Archive(ctx: ListContext, env: Mailman3Archi
   const months = [...new Set([...Object.keys(expectedMonths), ...Object.keys(actualMonths)])].sort();
   const differing = months.filter((m) => (expectedMonths[m] ?? 0) !== (actualMonths[m] ?? 0));
   checks.push({
-    name: 'archive: messages per month',
+    name: MONTHLY_CHECK,
     ok: differing.length === 0,
     expected: expectedMonths,
     actual: actualMonths,

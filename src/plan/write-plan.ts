@@ -40,29 +40,40 @@ export async function writePlan(store: Store, dir: string, list: string, config:
   const tmp = `${orderFile}.${process.pid}.tmp`;
   const out = createWriteStream(tmp, { mode: 0o600 });
   let toReplay = 0;
-  let pending = Promise.resolve();
-  await db.each<Record<string, string | number | null>>(
-    `SELECT ordinal, target_message_id, message_id, date, subject, parent_ordinal, root_ordinal, depth, date_repaired, synthetic_id, duplicate_kind
-       FROM messages WHERE list = ? AND duplicate_kind IS NOT 'same' ORDER BY replay_key, depth, ordinal`,
-    [list],
-    (r) => {
-      toReplay++;
-      const line = JSON.stringify({
-        ordinal: r.ordinal,
-        messageId: r.target_message_id,
-        ...(r.target_message_id !== r.message_id ? { originalMessageId: r.message_id } : {}),
-        date: r.date,
-        subject: r.subject,
-        parent: r.parent_ordinal,
-        thread: r.root_ordinal,
-        depth: r.depth,
-        ...(r.date_repaired ? { dateRepaired: true } : {}),
-        ...(r.synthetic_id ? { syntheticId: true } : {}),
-      });
-      if (!out.write(line + '\n')) pending = pending.then(() => once(out, 'drain').then(() => undefined));
-    },
-  );
-  await pending;
+  // Read in pages (keyset on the replay order) so that writing can wait for the file: a whole
+  // archive never sits in memory.
+  type Row = { ordinal: number; target_message_id: string; message_id: string; date: string | null; subject: string | null; parent_ordinal: number | null; root_ordinal: number | null; depth: number | null; date_repaired: number; synthetic_id: number; replay_key: string };
+  let after: [string, number, number] | null = null;
+  for (;;) {
+    const rows: Row[] = await db.all<Row>(
+      `SELECT ordinal, target_message_id, message_id, date, subject, parent_ordinal, root_ordinal, depth, date_repaired, synthetic_id, replay_key
+         FROM messages WHERE list = ? AND duplicate_kind IS NOT 'same'
+          ${after ? 'AND (replay_key, depth, ordinal) > (?, ?, ?)' : ''}
+        ORDER BY replay_key, depth, ordinal LIMIT 5000`,
+      after ? [list, ...after] : [list],
+    );
+    if (!rows.length) break;
+    const text = rows
+      .map((r) =>
+        JSON.stringify({
+          ordinal: r.ordinal,
+          messageId: r.target_message_id,
+          ...(r.target_message_id !== r.message_id ? { originalMessageId: r.message_id } : {}),
+          date: r.date,
+          subject: r.subject,
+          parent: r.parent_ordinal,
+          thread: r.root_ordinal,
+          depth: r.depth,
+          ...(r.date_repaired ? { dateRepaired: true } : {}),
+          ...(r.synthetic_id ? { syntheticId: true } : {}),
+        }),
+      )
+      .join('\n');
+    toReplay += rows.length;
+    if (!out.write(text + '\n')) await once(out, 'drain');
+    const last = rows[rows.length - 1]!;
+    after = [last.replay_key, last.depth ?? 0, last.ordinal];
+  }
   out.end();
   await once(out, 'close');
   await rename(tmp, orderFile);

@@ -48,7 +48,14 @@ export async function runIndexPhase(
   const threads = mbox.mode === 'unchanged' ? null : await computeThreads(store, list, { groupBySubject: cfg.archive.groupBySubject });
   const articles = await indexArticles(store, list, paths.pipermail, config);
   const problems = [...configProblems, ...mbox.problems, ...articles.problems].map((p) => ({ ...p, list }));
-  await store.replaceProblems(list, 'index', problems);
+  // An unchanged mbox is not read again and an appended one only from its old end, so their
+  // problems (quarantined entries among them) come from an earlier run: keep those, or a second
+  // run would drop every message-level problem from the report (found by test/secrets.test.ts).
+  const kept =
+    paths.mbox && (mbox.mode === 'unchanged' || mbox.mode === 'incremental')
+      ? (await store.problems(list)).filter((p) => p.phase === 'index' && p.file === paths.mbox).map(({ phase: _phase, ...p }) => p)
+      : [];
+  await store.replaceProblems(list, 'index', [...kept, ...problems]);
   await store.completePhase(list, 'index');
   return { config, mbox, threads, articles, problems };
 }

@@ -1,4 +1,5 @@
 import { inspectInstallation } from '../../inspect/inspect.js';
+import { discoverListFolders } from '../../mailman2/installation.js';
 import { UserError } from '../../problems.js';
 import { listNames, type Command } from '../command.js';
 import { renderTable } from '../table.js';
@@ -14,7 +15,10 @@ export const inspectCommand: Command = {
   },
   async run(values) {
     if (typeof values.source !== 'string') throw new UserError('inspect: --source is required (the Mailman 2 prefix, e.g. /var/lib/mailman)', 2);
-    const lists = await inspectInstallation(values.source, listNames(values.list));
+    const only = listNames(values.list);
+    const lists = await inspectInstallation(values.source, only);
+    // Folders under lists/ that are not taken as lists are named, never dropped silently (issue 8).
+    if (!only.length) for (const s of (await discoverListFolders(values.source)).skipped) process.stderr.write(`warning: ${s.reason}\n`);
     if (values.json) {
       process.stdout.write(JSON.stringify({ source: values.source, lists }, null, 2) + '\n');
     } else {

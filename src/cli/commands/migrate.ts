@@ -33,7 +33,7 @@ export const migrateCommand: Command = {
       progress.log('warn', 'stopping after the requests in flight; run the same command again to resume where it stopped');
     });
     try {
-      const lists = await selectLists(session.cfg, listNames(values.list), Boolean(values.all));
+      const lists = await selectLists(session.cfg, listNames(values.list), Boolean(values.all), (s) => progress.log('warn', s.reason));
       const target = await createTarget(session.cfg, { dryRun });
       try {
         if (!dryRun) {

@@ -97,8 +97,15 @@ export async function runListJob(env: JobEnv, list: string): Promise<ListOutcome
     });
   } catch (err) {
     if (!(err instanceof UserError) && !(err instanceof Error)) throw err;
-    await store.updateList(list, { status: 'failed', error: err.message.split('\n')[0]! });
-    progress.log('error', `${list}: ${err.message.split('\n')[0]}`);
+    if (signal.aborted) {
+      // Stopped on request: the list is not failed, it resumes on the next run.
+      interrupted = true;
+      await store.updateList(list, { status: 'pending', error: null });
+      progress.log('warn', `${list}: stopped (${err.message.split('\n')[0]})`);
+    } else {
+      await store.updateList(list, { status: 'failed', error: err.message.split('\n')[0]! });
+      progress.log('error', `${list}: ${err.message.split('\n')[0]}`);
+    }
   }
   const report = await buildListReport(store, list, {
     config,

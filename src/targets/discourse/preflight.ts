@@ -104,6 +104,12 @@ export async function runPreflight(client: DiscourseClient, tcfg: DiscourseTarge
     want('max_attachment_size_kb', '102400', 'larger attachments are noted in the post instead of uploaded', (v) => Number(v) >= 102400);
     want('max_image_size_kb', '102400', 'larger images are noted in the post instead of uploaded', (v) => Number(v) >= 102400);
   }
+  if (tcfg.uploadAttachments && !['true', 't', true].includes(settings.secure_uploads as never)) {
+    info(
+      'discourse-secure-uploads',
+      `Discourse ${client.baseUrl}: secure_uploads is off, so uploads are readable by anyone with their URL; attachments of lists with private archives will be named in their posts, not uploaded (turn secure_uploads on to upload them)`,
+    );
+  }
   for (const a of advice) {
     if (a.setting !== 'disable_emails') info('discourse-setting', `Discourse setting ${a.setting} = "${a.current}": set it to "${a.during}" during the import (${a.why}), back to "${a.after}" afterwards`);
   }

@@ -40,6 +40,8 @@ export interface ReplayEnv {
   categoryId: number;
   identities: Map<string, Identity>;
   problems: Problem[];
+  /** Uploads would be readable by anyone (private list, secure_uploads off): do not upload. */
+  uploadsPublic?: boolean;
 }
 
 /** Post ids the journal already gives to a message of this list (kept in memory: one look-up per post). */
@@ -111,6 +113,9 @@ function authorOf(env: ReplayEnv, r: ReplayRow): Author {
 
 async function upload(env: ReplayEnv, a: MailAttachment, as: string): Promise<UploadedAttachment> {
   if (!env.tcfg.uploadAttachments) return { attachment: a, upload: null, reason: 'target.uploadAttachments is off' };
+  if (env.uploadsPublic) {
+    return { attachment: a, upload: null, reason: "not uploaded: this list's archive is private and the site's secure_uploads setting is off, so Discourse would serve the file to anyone" };
+  }
   const r = await env.client.call({
     method: 'POST',
     path: '/uploads.json',

@@ -111,7 +111,10 @@ export class DiscourseTarget implements Target {
     const identities = await recordedIdentities(ctx);
     const problems: Problem[] = [];
     try {
-      await replayArchive({ client: this.client, ctx, model, tcfg: this.tcfg, categoryId, identities, problems });
+      // Without secure_uploads Discourse serves every upload to anyone with its URL, whatever the
+      // category's permissions: a private list's attachments are then not uploaded (noted instead).
+      const exposesUploads = ctx.config.archive.policy !== 'public' && !isOn(this.pre!.settings.secure_uploads);
+      await replayArchive({ client: this.client, ctx, model, tcfg: this.tcfg, categoryId, identities, problems, uploadsPublic: exposesUploads });
     } finally {
       // A resumed run reports again what it meets again; keep one copy of each.
       const known = new Set((await ctx.store.problems(ctx.list)).filter((p) => p.phase === 'archive').map((p) => p.message));
@@ -133,4 +136,8 @@ export class DiscourseTarget implements Target {
   async close(): Promise<void> {
     this.clientInstance = null;
   }
+}
+
+function isOn(v: unknown): boolean {
+  return v === true || v === 'true' || v === 't';
 }

@@ -376,8 +376,9 @@ async function publishTemplates(ctx: ListContext, env: Mailman3Env, listId: stri
 /** Keeps the exact text next to the list's report and says where it is. */
 async function reportTemplateNotCarried(ctx: ListContext, t: TemplatePlan, reason: string, problems: Problem[]): Promise<void> {
   const file = path.join(ctx.reportDir, 'templates', `${t.name}.txt`);
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, t.text, 'utf8');
+  // Inside the owner-only reports folder, and owner-only itself.
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await writeFile(file, t.text, { encoding: 'utf8', mode: 0o600 });
   problems.push({
     severity: 'warning',
     code: 'template-not-carried',

@@ -63,7 +63,7 @@ export async function replayMailman3Archive(ctx: ListContext, env: Mailman3Archi
       const server = env.target.serverCommand === undefined
         ? null
         : { runner: new ServerRunner(env.target.serverCommand, path.join(ctx.reportDir, 'server-import', 'commands.log')), manage: env.target.serverImport.manage };
-      await ensurePrivateInHyperKitty(client, list, fqdn, server, opts.privateSyncTimeoutMs ?? 600_000);
+      await ensurePrivateInHyperKitty(client, list, fqdn, server, opts.privateSyncTimeoutMs ?? 600_000, ctx.signal);
     }
     stats = await replayOverHttp(ctx, { client, fqdn, concurrency: env.target.replayConcurrency });
   } else {
@@ -72,7 +72,7 @@ export async function replayMailman3Archive(ctx: ListContext, env: Mailman3Archi
   problems.push(...stats.problems);
   await store.replaceProblems(list, ARCHIVE_PHASE, problems);
   const { problems: _omit, ...summary } = stats;
-  await writeFile(path.join(ctx.reportDir, 'archive-summary.json'), `${JSON.stringify({ path: chosen, fqdn, ...summary }, null, 2)}\n`);
+  await writeFile(path.join(ctx.reportDir, 'archive-summary.json'), `${JSON.stringify({ path: chosen, fqdn, ...summary }, null, 2)}\n`, { mode: 0o600 });
 }
 
 const ArchivePolicyAnswer = z.object({ archive_policy: z.string() });
@@ -104,6 +104,7 @@ async function ensurePrivateInHyperKitty(
   fqdn: string,
   server: { runner: ServerRunner; manage: string[] } | null,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<void> {
   const url = client.listUrl(fqdn);
   if (refused((await client.pageStatus(url)).status)) return;
@@ -118,6 +119,8 @@ async function ensurePrivateInHyperKitty(
   for (;;) {
     const { status } = await client.pageStatus(url);
     if (refused(status)) return;
+    // A stop request ends the wait at once: nothing has been sent yet, the next run waits again.
+    if (signal?.aborted) throw new UserError(`${list}: stopped while waiting for HyperKitty to make ${fqdn} private; nothing was sent`);
     if (Date.now() > deadline) {
       throw new UserError(
         `${list}: HyperKitty still shows ${url} to anonymous visitors (HTTP ${status}) ${Math.round(timeoutMs / 1000)} s after asking it to sync the list from Mailman core, so no message was sent. ` +

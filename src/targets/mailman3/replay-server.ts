@@ -91,7 +91,7 @@ export async function replayOnServer(ctx: ListContext, opts: ServerReplayOptions
   stats.mboxFile = mbox.file;
   stats.written = mbox.messages;
   stats.problems.push(...mbox.problems);
-  await writeFile(path.join(dir, `${fqdn}.mbox.sha256`), `${mbox.sha256}  ${path.basename(mbox.file)}\n`);
+  await writeFile(path.join(dir, `${fqdn}.mbox.sha256`), `${mbox.sha256}  ${path.basename(mbox.file)}\n`, { mode: 0o600 });
 
   const remote = runner !== null && runner.remote;
   const serverFile = remote ? `${target.serverImport.tmpDir.replace(/\/+$/, '')}/mm2migrate-${fqdn}-${mbox.sha256.slice(0, 12)}.mbox` : mbox.file;
@@ -224,7 +224,7 @@ export class ServerRunner {
   async run(args: string[], stdinFile?: string): Promise<CommandResult> {
     const argv = this.argv(args);
     await mkdir(path.dirname(this.log), { recursive: true, mode: 0o700 });
-    await appendFile(this.log, `\n$ ${shellLine(argv)}\n`);
+    await appendFile(this.log, `\n$ ${shellLine(argv)}\n`, { mode: 0o600 });
     const result = await spawnCapture(argv, stdinFile);
     await appendFile(this.log, `${result.stdout}${result.stderr ? `\n[stderr]\n${result.stderr}` : ''}\n[exit ${result.code}]\n`);
     return result;

@@ -80,6 +80,21 @@ export function collectionOf<T extends z.ZodType>(entry: T) {
 
 const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET']);
 
+/** 429 answers waited out per request before giving up. */
+const MAX_429 = 20;
+
+/** Retry-After in seconds or as an HTTP date; the fallback when absent, at most five minutes. */
+function retryAfterMs(header: string | string[] | undefined, fallbackMs: number): number {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value) {
+    const seconds = Number(value);
+    if (Number.isFinite(seconds) && seconds >= 0) return Math.min(300_000, seconds * 1000);
+    const at = Date.parse(value);
+    if (Number.isFinite(at)) return Math.min(300_000, Math.max(0, at - Date.now()));
+  }
+  return Math.min(300_000, fallbackMs);
+}
+
 export class CoreClient {
   /** API root including /3.1, without a trailing slash. */
   readonly apiUrl: string;
@@ -110,6 +125,7 @@ export class CoreClient {
   /** Sends one request (with retries) and checks the answer against `schema`. */
   async call<T>(opts: CallOptions<T>): Promise<CoreResult<T>> {
     let failures = 0;
+    let throttled = 0;
     for (;;) {
       let res: Response<string> | undefined;
       let transportError: string | undefined;
@@ -123,6 +139,12 @@ export class CoreClient {
         transportError = err.name === 'TimeoutError' ? `no answer within ${this.timeoutMs / 1000} s` : err.code;
       }
       this.count(opts);
+      if (res !== undefined && res.statusCode === 429 && throttled < MAX_429) {
+        // A proxy or web server in front of the core may rate-limit: wait as it says, then retry.
+        throttled++;
+        await this.sleep(retryAfterMs(res.headers['retry-after'], this.backoffMs * 2 ** Math.min(throttled - 1, 6)));
+        continue;
+      }
       if (transportError !== undefined || (res !== undefined && res.statusCode >= 500)) {
         failures++;
         if (failures > this.retries) {

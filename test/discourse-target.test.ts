@@ -297,7 +297,7 @@ describe('Discourse target against the test double', () => {
       msg('plus1-b@memo.example', 'Mon, 02 Mar 2020 11:00:00 +0000', 'Re: [DevTalk] Vote', '+1', 'root@memo.example');
     await writeFile(path.join(root, 'archives', 'private', 'memo.mbox', 'memo.mbox'), mbox);
     const d = await start();
-    const cfg = { ...discourseConfig(await tempDir(), d.url, d.adminUsername, { requestsPerMinute: 100_000 }), source: { root, lists: {} } };
+    const cfg = { ...discourseConfig(await tempDir(), d.url, d.adminUsername, { requestsPerMinute: 100_000 }), source: { root, timeZone: 'UTC', lists: {} } };
     const r = await runList(cfg, 'memo', { target: { client: FAST_CLIENT } });
     expect(r.outcome.report.status).toBe('done');
     expect(d.state.requestLog.some((e) => e.memoised)).toBe(true);

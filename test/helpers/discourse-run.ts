@@ -22,7 +22,7 @@ export async function tempDir(prefix = 'mm2m-discourse-'): Promise<string> {
 export function discourseConfig(dir: string, url: string, apiUsername: string, target: Partial<DiscourseTargetConfig> = {}): LoadedConfig {
   return {
     file: path.join(dir, 'config.json'),
-    source: { root: FIXTURES, lists: {} },
+    source: { root: FIXTURES, timeZone: 'America/New_York', lists: {} },
     target: {
       kind: 'discourse',
       url,

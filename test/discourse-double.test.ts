@@ -442,6 +442,53 @@ describe('users and staged users', () => {
     expect(lookup.json).toHaveLength(1);
     expect(lookup.json[0]).toMatchObject({ username: 'user1', email: 'user1@double.invalid' });
   });
+
+  it('updates e-mail preferences for the user itself or staff (PUT /u/:username), and "never" stops notification e-mail', async () => {
+    const d = await start();
+    const cat = await newCategory(d, 'Preferences List');
+    const ownerId = await createActiveUser(d, 'quiet_owner', 'quiet@example.org');
+    await createActiveUser(d, 'pref_replier', 'pref.replier@example.org');
+    const owner = d.state.users.get(ownerId)!;
+    const defaults = { emailLevel: owner.emailLevel, emailMessagesLevel: owner.emailMessagesLevel, emailDigests: owner.emailDigests };
+    expect(defaults).toEqual({ emailLevel: 1, emailMessagesLevel: 0, emailDigests: true });
+    const never = { email_level: 2, email_messages_level: 2, email_digests: false, mailing_list_mode: false };
+
+    expect((await call(d, 'PUT', '/u/quiet_owner.json', { body: never })).json.error_type).toBe('not_logged_in');
+    const other = await call(d, 'PUT', '/u/quiet_owner.json', { key: d.userApiKey, body: never });
+    expect([other.status, other.json.error_type]).toEqual([403, 'invalid_access']);
+    expect((await call(d, 'PUT', '/u/nobody_here.json', { ...asAdmin(d), body: never })).status).toBe(404);
+    for (const bad of [{ email_level: 5 }, { email_messages_level: 'never' }, { email_level: -1 }]) {
+      const r = await call(d, 'PUT', '/u/quiet_owner.json', { ...asAdmin(d), body: { ...never, ...bad } });
+      expect(r.status).toBe(422);
+      expect(r.json.errors[0]).toMatch(/is not included in the list/);
+    }
+    expect(owner).toMatchObject(defaults);
+
+    // Staff may edit anyone; attributes UserUpdater does not know (admin) are ignored.
+    const ok = await call(d, 'PUT', '/u/quiet_owner.json', { ...asAdmin(d), body: { ...never, admin: true } });
+    expect(ok.status).toBe(200);
+    expect(ok.json).toMatchObject({ success: 'OK', user: { username: 'quiet_owner', user_option: { email_level: 2, email_messages_level: 2, email_digests: false } } });
+    expect(owner).toMatchObject({ emailLevel: 2, emailMessagesLevel: 2, emailDigests: false, mailingListMode: false, admin: false });
+    const self = await call(d, 'PUT', '/u/pref_replier.json', { key: d.adminApiKey, username: 'pref_replier', body: { email_digests: 'no' } });
+    expect(self.status).toBe(200);
+    expect(d.state.users.get(self.json.user.id)!.emailDigests).toBe(false);
+
+    const t = await call(d, 'POST', '/posts.json', {
+      key: d.adminApiKey,
+      username: 'quiet_owner',
+      body: { title: 'An old question about packaging', raw: 'How is the tarball for a release made?', category: cat, skip_validations: true },
+    });
+    expect(t.status).toBe(200);
+    const mailsBefore = d.state.emailsSent.length;
+    const reply = await call(d, 'POST', '/posts.json', {
+      key: d.adminApiKey,
+      username: 'pref_replier',
+      body: { topic_id: t.json.topic_id, raw: 'A live answer after the import: use the release script.', skip_validations: true },
+    });
+    expect(reply.status).toBe(200);
+    expect(d.state.notifications.filter((n) => n.userId === ownerId)).toHaveLength(1);
+    expect(d.state.emailsSent.slice(mailsBefore)).toEqual([]);
+  });
 });
 
 describe('permalinks', () => {

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StateDb } from '../src/state/db.js';
 import { Store } from '../src/state/store.js';
 import { startDiscourseDouble, type DiscourseDouble, type DiscourseDoubleOptions } from './doubles/discourse-double.js';
+import type { UserRecord } from './doubles/discourse-model.js';
 import { discourseConfig, FAST_CLIENT, FIXTURES, KEY_ENV, runList, tempDir } from './helpers/discourse-run.js';
 
 const doubles: DiscourseDouble[] = [];
@@ -333,6 +334,72 @@ describe('Discourse target against the test double', () => {
     // The second run created no second account for anyone.
     const emails = [...d.state.users.values()].map((u) => u.email);
     expect(new Set(emails).size).toBe(emails.length);
+  });
+
+  it('never e-mails a non-member archive author once the site sends mail again; members keep their preferences', async () => {
+    const d = await start();
+    const cfg = discourseConfig(await tempDir(), d.url, d.adminUsername, { requestsPerMinute: 100_000 });
+    const run = await runList(cfg, 'devtalk', { target: { client: FAST_CLIENT } });
+    expect(run.outcome.report.status).toBe('done');
+
+    // Who the tool created an account for, and who of them is a subscribed member (in the list's group).
+    const roster = await journal(cfg.state, 'devtalk', 'roster');
+    const created = roster
+      .filter((r) => r.op === 'user' && r.status === 'done' && (JSON.parse(r.detail_json!) as { created: boolean }).created)
+      .map((r) => ({ email: r.key, user: d.state.users.get(Number(r.target_id))! }));
+    const group = [...d.state.groups.values()].find((g) => g.name === 'devtalk-members')!;
+    const members = created.filter((c) => group.members.has(c.user.id));
+    const outsiders = created.filter((c) => !group.members.has(c.user.id));
+    expect(members.length).toBeGreaterThan(0);
+    expect(outsiders.length).toBeGreaterThan(0);
+
+    // One journalled preferences update per outsider, none for members; their options as Discourse keeps them.
+    const prefs = roster.filter((r) => r.op === 'user-email-prefs');
+    expect(prefs.map((r) => r.key).sort()).toEqual(outsiders.map((o) => o.email).sort());
+    expect(prefs.every((r) => r.status === 'done')).toBe(true);
+    for (const o of outsiders) expect([o.user.emailLevel, o.user.emailMessagesLevel, o.user.emailDigests, o.user.mailingListMode]).toEqual([2, 2, false, false]);
+    const untouched = d.addUser({ username: 'fresh_default', email: 'fresh@example.net' });
+    for (const m of members) {
+      expect([m.user.emailLevel, m.user.emailMessagesLevel, m.user.emailDigests, m.user.mailingListMode]).toEqual([
+        untouched.emailLevel,
+        untouched.emailMessagesLevel,
+        untouched.emailDigests,
+        untouched.mailingListMode,
+      ]);
+    }
+    const updated = new Set(d.state.requestLog.filter((e) => e.method === 'PUT' && /^\/u\//.test(e.path)).map((e) => e.path));
+    expect(updated.size).toBe(outsiders.length);
+
+    // The operator switches e-mail back on; someone replies through the API to an outsider's and a member's post.
+    d.state.siteSettings.disable_emails = 'no';
+    // Two readers: Discourse limits how quickly one user may reply.
+    const readers = [d.addUser({ username: 'later_reader', email: 'later.reader@example.net', trustLevel: 2 }), d.addUser({ username: 'other_reader', email: 'other.reader@example.net', trustLevel: 2 })];
+    const postBy = (userId: number) => importedPosts(d).find((p) => p.userId === userId)!;
+    const reply = async (userId: number, raw: string, replier: UserRecord) => {
+      const target = postBy(userId);
+      const res = await fetch(`${d.url}/posts.json`, {
+        method: 'POST',
+        headers: { 'Api-Key': d.adminApiKey, 'Api-Username': replier.username, 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          topic_id: target.topicId,
+          reply_to_post_number: target.postNumber,
+          raw,
+        }),
+      });
+      expect(res.status, await res.text()).toBe(200);
+      return target;
+    };
+    const outsider = outsiders.find((o) => postBy(o.user.id))!;
+    const member = members.find((m) => postBy(m.user.id) && m.user.id !== outsider.user.id)!;
+    const toOutsider = await reply(outsider.user.id, 'Years later: thank you for this explanation, it still answers the question today.', readers[0]!);
+    const toMember = await reply(member.user.id, 'Does anyone know whether the workaround described here is still needed with the current release?', readers[1]!);
+
+    // Both are told in Discourse that someone replied; only the member, on default preferences, is e-mailed.
+    const notified = (userId: number, topicId: number) => d.state.notifications.some((n) => n.userId === userId && n.type === 'replied' && n.topicId === topicId);
+    expect(notified(outsider.user.id, toOutsider.topicId)).toBe(true);
+    expect(notified(member.user.id, toMember.topicId)).toBe(true);
+    expect(d.state.emailsSent.filter((e) => e.userId === outsider.user.id)).toEqual([]);
+    expect(d.state.emailsSent.some((e) => e.userId === member.user.id && e.topicId === toMember.topicId)).toBe(true);
   });
 
   it('dry-runs every sample list without a network: categories, users, topics, posts and the duration at 60 requests a minute', async () => {

@@ -24,6 +24,7 @@ import {
 import type { CategoryRecord, GroupRecord, PermalinkRecord, UploadRecord, UserRecord } from './discourse-model.js';
 import {
   AUTO_GROUPS,
+  EMAIL_LEVEL,
   canSeeCategory,
   categoryRelativeUrl,
   coerceSiteSetting,
@@ -572,6 +573,47 @@ export function showUser(ctx: Ctx, username: string): unknown {
   if (!u || (!u.active && !includeInactive && !u.staged)) throw notFound();
   if (u.staged && !includeInactive) throw notFound();
   return { user: serializeUser(u, ctx.user) };
+}
+
+/**
+ * PUT /u/:username — UsersController#update: login required, guardian.can_edit? (the user itself
+ * or staff), then UserUpdater, which reads only its own attributes (anything else is ignored).
+ * Boolean options are `value.to_s == "true"`; the e-mail levels are UserOption.email_level_types.
+ */
+export function updateUser(ctx: Ctx, username: string): unknown {
+  const actor = requireUser(ctx);
+  let lower: string;
+  try {
+    lower = decodeURIComponent(username).toLowerCase();
+  } catch {
+    throw notFound();
+  }
+  const u = [...ctx.state.users.values()].find((x) => x.usernameLower === lower);
+  if (!u || u.staged || (!u.active && !isStaff(actor))) throw notFound();
+  if (actor.id !== u.id && !isStaff(actor)) throw invalidAccess();
+  const p = ctx.req.params;
+  const errors: string[] = [];
+  const level = (field: string): number | undefined => {
+    if (p[field] === undefined) return undefined;
+    const raw = str(p[field]) ?? '';
+    const n = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    if (!Object.values(EMAIL_LEVEL).includes(n as 0 | 1 | 2)) {
+      errors.push(fullMessage(field, 'is not included in the list'));
+      return undefined;
+    }
+    return n;
+  };
+  const emailLevel = level('email_level');
+  const messagesLevel = level('email_messages_level');
+  if (errors.length > 0) throw unprocessable(errors);
+  if (emailLevel !== undefined) u.emailLevel = emailLevel;
+  if (messagesLevel !== undefined) u.emailMessagesLevel = messagesLevel;
+  if (p.email_digests !== undefined) u.emailDigests = str(p.email_digests) === 'true';
+  if (p.mailing_list_mode !== undefined) u.mailingListMode = str(p.mailing_list_mode) === 'true';
+  // "automatically disable digests when mailing_list_mode is enabled"
+  if (u.mailingListMode) u.emailDigests = false;
+  if (p.name !== undefined) u.name = str(p.name) ?? u.name;
+  return { success: 'OK', user: serializeUser(u, actor) };
 }
 
 /** GET /admin/users/list/:query.json */

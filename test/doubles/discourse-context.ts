@@ -4,7 +4,7 @@
 import type { ParsedRequest } from './discourse-http.js';
 import { jsonError } from './discourse-http.js';
 import type { DoubleState, NotificationRecord, TopicRecord, UserRecord } from './discourse-model.js';
-import { canSeeTopic, isStaff } from './discourse-model.js';
+import { canSeeTopic, EMAIL_LEVEL, isStaff } from './discourse-model.js';
 import { MSG, rateLimitTimeLeft } from './discourse-text.js';
 
 export interface Ctx {
@@ -103,5 +103,9 @@ export function notify(
 ): void {
   if (topic && !canSeeTopic(ctx.state, user, topic)) return;
   ctx.state.notifications.push({ userId: user.id, type, topicId: topic?.id ?? null, postNumber, at: ctx.now() });
+  // Jobs::UserEmail skips users whose preference is "never" (email_messages_level for PMs, email_level
+  // otherwise); "only when away" still sends, since an account nobody has used is always away.
+  const level = type === 'private_message' ? user.emailMessagesLevel : user.emailLevel;
+  if (level === EMAIL_LEVEL.never) return;
   sendEmail(ctx, user, `user_${type}`, { topicId: topic?.id ?? null, postNumber });
 }

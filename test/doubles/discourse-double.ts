@@ -24,7 +24,9 @@
  *    notification defaults (watching …), `POST /category/:id/notifications`.
  *  - Users: `POST /users.json` (always 200; active/approved/staged honoured for admin
  *    keys only; staged-user reuse; username/email rules), `GET /u/:username.json`,
- *    `GET /admin/users/list/:query.json?email=…&show_emails=true`.
+ *    `GET /admin/users/list/:query.json?email=…&show_emails=true`, `PUT /u/:username.json`
+ *    (self or staff; e-mail preferences email_level / email_messages_level / email_digests /
+ *    mailing_list_mode validated as UserOption does, other attributes ignored).
  *  - Posts/topics: the `create_params` whitelist, `created_at`, `import_mode`,
  *    `skip_validations` (which also skips the external_id checks, leaving only the exact
  *    unique index), `external_id` rules, posting as another user, title/body/entropy/
@@ -35,7 +37,8 @@
  *  - Site settings (`GET /admin/site_settings.json`, `PUT /admin/site_settings/:name`).
  *  - Permalinks in both API generations (opts.permalinkApi) and `GET <old url>` → 301.
  *  - Bookkeeping for tests: `state.notifications` / `state.emailsSent` (what Discourse
- *    would notify / e-mail given disable_emails, import_mode, staged/active users),
+ *    would notify / e-mail given disable_emails, import_mode, staged/active users and
+ *    the users' email_level / email_messages_level),
  *    `state.anomalies` (accepted-but-suspicious input), `state.requestLog`.
  *  - Fault injection for reliability tests: `setFault`.
  *
@@ -173,6 +176,7 @@ const ROUTES: Route[] = [
   { method: 'GET', pattern: /^\/groups\/([^/]+)$/, guard: 'none', handle: (c, m) => ok(admin.showGroup(c, m[1] ?? '')) },
   { method: 'POST', pattern: /^\/(?:users|u)$/, guard: 'none', handle: (c) => ok(admin.createUser(c)) },
   { method: 'GET', pattern: /^\/(?:users|u)\/([^/]+)$/, guard: 'none', handle: (c, m) => ok(admin.showUser(c, m[1] ?? '')) },
+  { method: 'PUT', pattern: /^\/(?:users|u)\/([^/]+)$/, guard: 'none', handle: (c, m) => ok(admin.updateUser(c, m[1] ?? '')) },
   { method: 'GET', pattern: /^\/admin\/users\/list$/, guard: 'staff', handle: (c) => ok(admin.adminListUsers(c, 'active')) },
   {
     method: 'GET',

@@ -178,7 +178,15 @@ export interface UserRecord {
   firstPostCreatedAt: number | null;
   /** CategoryUser rows: category id → notification level. */
   categoryLevels: Map<number, number>;
+  /** UserOption e-mail preferences (UserOption.email_level_types: 0 always, 1 only when away, 2 never). */
+  emailLevel: number;
+  emailMessagesLevel: number;
+  emailDigests: boolean;
+  mailingListMode: boolean;
 }
+
+/** UserOption.email_level_types. */
+export const EMAIL_LEVEL = { always: 0, only_when_away: 1, never: 2 } as const;
 
 export interface GroupRecord {
   id: number;
@@ -381,6 +389,11 @@ export function newUser(state: DoubleState, seed: UserSeed & { id?: number; appr
     topicCount: 0,
     firstPostCreatedAt: null,
     categoryLevels: new Map(),
+    // Discourse's defaults: default_email_level 1, default_email_messages_level 0, digests on.
+    emailLevel: EMAIL_LEVEL.only_when_away,
+    emailMessagesLevel: EMAIL_LEVEL.always,
+    emailDigests: true,
+    mailingListMode: false,
   };
   state.users.set(id, user);
   return user;
@@ -671,6 +684,13 @@ export function serializeUser(u: UserRecord, viewer: UserRecord | null): Record<
   if (viewer && (isStaff(viewer) || viewer.id === u.id)) {
     out.approved = u.approved;
     out.suspended = u.suspended;
+    out.user_option = {
+      user_id: u.id,
+      email_level: u.emailLevel,
+      email_messages_level: u.emailMessagesLevel,
+      email_digests: u.emailDigests,
+      mailing_list_mode: u.mailingListMode,
+    };
   }
   return out;
 }

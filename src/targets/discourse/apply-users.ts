@@ -3,7 +3,7 @@ import type { Problem } from '../../problems.js';
 import type { ListContext } from '../target.js';
 import { usernameCandidates, type UsernameRules } from './authors.js';
 import type { DiscourseClient } from './client.js';
-import { NOTIFICATION_LEVELS, type Account, type ListModel } from './plan.js';
+import { NOTIFICATION_LEVELS, receivesListMail, type Account, type ListModel } from './plan.js';
 import { AdminUserListSchema, SuccessSchema, UserCreateSchema, type AdminUser } from './schemas.js';
 
 export const ROSTER_PHASE = 'roster';
@@ -114,6 +114,37 @@ export async function ensureAccounts(client: DiscourseClient, ctx: ListContext, 
     ctx.progress(++n, model.accounts.length, 'Discourse accounts');
   }
   return out;
+}
+
+/** UserOption.email_level_types "never". */
+const EMAIL_NEVER = 2;
+
+/**
+ * Accounts this tool created for authors who are not to receive the list's mail are set to never
+ * be e-mailed, so turning the site's e-mail back on after the import does not mail them about
+ * replies to their old posts; whoever claims the account can change that. Accounts that already
+ * existed belong to someone and keep their preferences, as do subscribed members.
+ */
+export async function silenceArchiveAuthors(client: DiscourseClient, ctx: ListContext, model: ListModel, subscriptions: boolean): Promise<void> {
+  for (const acc of model.accounts) {
+    if (ctx.signal.aborted) return;
+    if (receivesListMail(acc, subscriptions)) continue;
+    const user = await ctx.store.journalEntry(ctx.list, ROSTER_PHASE, 'user', acc.email);
+    if (user?.status !== 'done' || !user.detail_json) continue;
+    const d = JSON.parse(user.detail_json) as { username?: string; userId?: number; created?: boolean };
+    if (d.created !== true || !d.username) continue;
+    const j = await ctx.store.journalEntry(ctx.list, ROSTER_PHASE, 'user-email-prefs', acc.email);
+    if (j?.status === 'done') continue;
+    await ctx.store.journalPending(ctx.list, ROSTER_PHASE, 'user-email-prefs', acc.email);
+    // As the admin (staff may edit any user); setting the same values again is harmless.
+    await client.ok({
+      method: 'PUT',
+      path: `/u/${encodeURIComponent(d.username)}.json`,
+      json: { email_level: EMAIL_NEVER, email_messages_level: EMAIL_NEVER, email_digests: false, mailing_list_mode: false },
+      schema: SuccessSchema,
+    });
+    await ctx.store.journalDone(ctx.list, ROSTER_PHASE, 'user-email-prefs', acc.email, { targetId: d.userId, detail: { emailLevel: 'never' } });
+  }
 }
 
 /** Adds the members to the list's group in batches; a batch already in the group is done. */

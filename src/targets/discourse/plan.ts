@@ -84,6 +84,11 @@ export interface ListModel {
 
 const MEMBER_BATCH = 50;
 
+/** Whether an account's owner is meant to get the list's mail through Discourse (a subscribed member). */
+export function receivesListMail(acc: Pick<Account, 'member'>, subscriptions: boolean): boolean {
+  return acc.member && subscriptions;
+}
+
 /** A category colour (categories.color is varchar(6): six hex digits, no '#'). */
 export function categoryColor(name: string): string {
   const palette = ['0088CC', '25AAE2', '12A89D', '3AB54A', '8C6238', 'F7941D', 'E45735', 'BF1E2E', 'B3B5B4', '652D90', '231F20', 'ED207B'];
@@ -216,7 +221,9 @@ export async function buildListModel(
   const accountList = [...accounts.values()];
   const overrides = members.filter((m) => m.level !== 'watching').length;
   const settingsRequests = 1 /* category lookup */ + 1 /* create */ + (group ? 3 : 0) + (tcfg.parentCategory !== undefined ? 1 : 0);
-  const rosterRequests = accountList.length + (group ? Math.ceil(accountList.filter((a) => a.member).length / MEMBER_BATCH) + 1 : 0) + overrides;
+  // At most one e-mail-preferences update per account created for someone not subscribed to the list.
+  const silenced = accountList.filter((a) => !receivesListMail(a, tcfg.subscriptions)).length;
+  const rosterRequests = accountList.length + silenced + (group ? Math.ceil(accountList.filter((a) => a.member).length / MEMBER_BATCH) + 1 : 0) + overrides;
   const archiveRequests = rows.length;
   const verifyRequests = topics.length + 1;
   return {

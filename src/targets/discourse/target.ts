@@ -4,7 +4,7 @@ import type { Problem } from '../../problems.js';
 import { UserError } from '../../problems.js';
 import type { ListContext, Target, TargetPlan, VerifyResult } from '../target.js';
 import { ensureCategory, ensureGroup, ensureGroupWatching, settingsIds } from './apply-category.js';
-import { addGroupMembers, ensureAccounts, recordedIdentities, setMemberLevels, type Identity } from './apply-users.js';
+import { addGroupMembers, ensureAccounts, recordedIdentities, setMemberLevels, silenceArchiveAuthors, type Identity } from './apply-users.js';
 import { DEFAULT_USERNAME_RULES, type UsernameRules } from './authors.js';
 import { DiscourseClient, type ClientOptions } from './client.js';
 import { buildListModel, planFromModel, type ListModel } from './plan.js';
@@ -91,6 +91,7 @@ export class DiscourseTarget implements Target {
     const model = await this.model(ctx);
     const problems: Problem[] = [];
     const ids = await ensureAccounts(this.client, ctx, model, this.rules, problems);
+    await silenceArchiveAuthors(this.client, ctx, model, this.tcfg.subscriptions);
     const { categoryId, groupId } = await settingsIds(ctx, model);
     if (groupId !== null && !ctx.signal.aborted) {
       const members = model.accounts

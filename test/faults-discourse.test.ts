@@ -4,7 +4,7 @@
 // slow answers. The migration must complete (verify included, also through the proxy) and the
 // double must hold exactly one topic/post per replayable message and exactly the lists' members,
 // and the private list's posts must never be readable anonymously, checked all along the run.
-// MM2M_FAULT_SEED replays a run; MM2M_FAULT_RATE changes the rate (soak: see docs/reliability.md).
+// MM2M_FAULT_SEED replays a run; MM2M_FAULT_RATE changes the rate (soak: see the README).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startDiscourseDouble, type DiscourseDouble } from './doubles/discourse-double.js';
 import { startFaultProxy, type FaultProxy } from './faults/proxy.js';

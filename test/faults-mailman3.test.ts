@@ -4,7 +4,7 @@
 // connection resets before and after the target carried the request out, and slow answers. The
 // migration must complete and Mailman 3 must hold exactly the source's members and messages; the
 // private list's messages must never be readable anonymously, checked all along the run.
-// MM2M_FAULT_SEED replays a run; MM2M_FAULT_RATE and MM2M_FAULT_KINDS change the mix (docs/reliability.md).
+// MM2M_FAULT_SEED replays a run; MM2M_FAULT_RATE and MM2M_FAULT_KINDS change the mix (see the README).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/discourse-run.js';
@@ -52,7 +52,7 @@ it(`migrates every sample list to Mailman 3 through ${RATE * 100}% injected faul
   rest.setRate(0);
   hk.setRate(0);
   const { exposures, serverDefects } = await watcher.stop();
-  // HyperKitty's own defect (docs/reliability.md, "Known gaps") is reported, not held against the migration.
+  // HyperKitty's own defect (README, "Known limits") is reported, not held against the migration.
   if (serverDefects.length) console.warn(`HyperKitty defect seen (${serverDefects.length} exposures), e.g. ${serverDefects[0]}`);
   const injected = { rest: rest.injected, hyperkitty: hk.injected };
   const hint = /HTTP 429/.test(migrated.stderr) ? 'a client gave up on a 429 answer instead of waiting as Retry-After says; ' : '';

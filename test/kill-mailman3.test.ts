@@ -54,7 +54,7 @@ it(`survives ${KILLS} SIGKILLs spread over the phases of a Mailman 3 migration`,
   });
   const last = await start().exited;
   const { exposures, serverDefects } = await watcher.stop();
-  // HyperKitty's own defect (docs/reliability.md, "Known gaps") is reported, not held against the migration.
+  // HyperKitty's own defect (README, "Known limits") is reported, not held against the migration.
   if (serverDefects.length) console.warn(`HyperKitty defect seen (${serverDefects.length} exposures), e.g. ${serverDefects[0]}`);
   expect(integrity, why).toEqual([]);
   expect(result.kills.length, why).toBeGreaterThanOrEqual(KILLS);

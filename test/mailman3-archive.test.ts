@@ -505,7 +505,7 @@ describe('private list (liste-fr)', () => {
  * Parity with the official path: `hyperkitty_import` of the ORIGINAL Mailman 2 mbox into
  * `<name>-off@<domain>` against this tool's set (the hashes computed in advance, which the tests
  * above show both paths produce). Every difference must be one of the documented kinds
- * (docs/mailman3-archive.md): a different-content duplicate the official path drops, a message
+ * (README, "The archive (HyperKitty)"): a different-content duplicate the official path drops, a message
  * without Message-ID that it files under a random id, or a fragment of a message it split at an
  * unescaped "From " line.
  */
@@ -550,7 +550,7 @@ describe.each(SAMPLE_LISTS)('parity with the official hyperkitty_import: %s', (l
 });
 
 /**
- * Throughput of the HTTP path at several concurrencies (docs/mailman3-archive.md): the same
+ * Throughput of the HTTP path at several concurrencies (README, "The archive (HyperKitty)"): the same
  * generated messages into a fresh list each time. Off by default (about a minute per run):
  * MM2M_ARCHIVE_BENCH=1 npx vitest run test/mailman3-archive.test.ts -t throughput
  */

@@ -5,7 +5,7 @@
  * `<name>@<domain>`). Both are dumped over REST (list config, members with preferences, bans,
  * header matches, nonmember entries) plus the templates the core resolves, and compared. Every
  * difference must be listed in KNOWN_DIFFERENCES below with its reason; the same table is in
- * docs/mailman3.md ("Parity with import21"). The archive half (hyperkitty_import vs the replay)
+ * README.md ("Parity with import21"). The archive half (hyperkitty_import vs the replay)
  * is tested by the archive engineer's parity test.
  */
 import { spawn } from 'node:child_process';
@@ -62,7 +62,7 @@ const REGEX_KEYS = /^config\.(accept|hold|reject|discard)_these_nonmembers$|^con
 
 /**
  * Every way the two results may differ, with the reason. The `reason` texts are also in
- * docs/mailman3.md, table "Parity with import21" (checked below).
+ * README.md, table "Parity with import21" (checked below).
  */
 const KNOWN_DIFFERENCES: KnownDifference[] = [
   {
@@ -275,13 +275,13 @@ describe('settings and roster parity with mailman import21', () => {
     expect(unexplained).toEqual([]);
   });
 
-  it('every documented difference occurs, and docs/mailman3.md lists each with its reason', () => {
+  it('every documented difference occurs, and README.md lists each with its reason', () => {
     const all = [...differences.values()].flat();
-    const doc = readFileSync(path.join(ROOT, 'docs/mailman3.md'), 'utf8');
+    const doc = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     for (const k of KNOWN_DIFFERENCES) {
       expect(all.some((d) => k.matches(d)), `${k.id} explains no difference any more`).toBe(true);
-      expect(doc, `docs/mailman3.md lacks ${k.id}`).toContain(`| ${k.id} |`);
-      expect(doc, `docs/mailman3.md lacks the reason of ${k.id}`).toContain(k.reason);
+      expect(doc, `README.md lacks ${k.id}`).toContain(`| ${k.id} |`);
+      expect(doc, `README.md lacks the reason of ${k.id}`).toContain(k.reason);
     }
   });
 });

@@ -86,7 +86,7 @@ export const Mailman3TargetSchema = z
      * How many messages are posted to HyperKitty at once. HyperKitty does its per-message work
      * inside the request (or in its task queue right after), so the rate stops rising once every
      * web worker is busy with one request queued behind it: measured on the test stack (2 gunicorn
-     * workers, 2 cores) at 4 (docs/mailman3-archive.md). Raise it for a HyperKitty with more workers.
+     * workers, 2 cores) at 4 (README, "The archive (HyperKitty)"). Raise it for a HyperKitty with more workers.
      */
     replayConcurrency: z.number().int().min(1).max(64).default(4),
   })

@@ -20,7 +20,7 @@ export interface DiscourseTargetOptions {
 
 /**
  * The Discourse target: one category per list, threads as topics, posts under their authors'
- * accounts, nothing notified. See docs/discourse.md.
+ * accounts, nothing notified. See the README, "Discourse target".
  */
 export class DiscourseTarget implements Target {
   readonly kind = 'discourse' as const;

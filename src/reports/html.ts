@@ -70,7 +70,11 @@ function chart(monthly: ListReport['monthly']): string {
   return `<svg role="img" aria-label="Messages per month, source and target" viewBox="0 0 ${w} ${h}" width="100%" height="${h}">
 <line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#999"/>
 <text x="${pad}" y="${pad - 8}" font-size="11">max ${max} per month</text>${bars}</svg>
-<div class="legend"><span style="background:#4c6ef5"></span>source (mbox)<span style="background:#2f9e44"></span>target, same count<span style="background:#e03131"></span>target, different count</div>`;
+<div class="legend"><span style="background:#4c6ef5"></span>source (mbox)${
+    monthly.some((m) => m.target !== null)
+      ? '<span style="background:#2f9e44"></span>target, same count<span style="background:#e03131"></span>target, different count'
+      : ' (the target is counted by mm2migrate verify)'
+  }</div>`;
 }
 
 function table(head: string[], rows: unknown[][], numeric: number[] = []): string {

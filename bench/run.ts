@@ -99,6 +99,10 @@ async function main(): Promise<number> {
   await onInput('replay-instant', replayInput, (f) => m.replayInstant(env, f));
   await onInput('replay-rate-limited', replayInput, (f) => m.replayRateLimited(env, 'replay-rate-limited', f));
   await onInput('replay-over-budget', replayInput, (f) => m.replayRateLimited(env, 'replay-over-budget', f));
+  if (want('mailman3')) {
+    log('▶ mailman3');
+    done(await m.mailman3(env, opts.seed));
+  }
   await rm(WORK_DIR, { recursive: true, force: true });
 
   const { rows, goals } = buildRows(records, sizes, opts.quick);

@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { failureLine, runChild, type ChildOutcome } from './child.js';
 import { MAIN_CLI, PROFILE_DIR, PYTHON_BASELINE, WORK_DIR, measureScript } from './paths.js';
@@ -183,4 +184,19 @@ export async function replayRateLimited(env: MeasureEnv, id: 'replay-rate-limite
     '--client-limit', String(clientLimit),
   ];
   return fromChild(id, await node('replay-rate-limited.js', args, env, limitMs(env, 180 + seconds)), file);
+}
+
+/** Exit status of bench/measure/mailman3.ts when the Mailman 3 stack is not installed. */
+const EXIT_NO_STACK = 3;
+
+export async function mailman3(env: MeasureEnv, seed: number): Promise<MeasurementRecord> {
+  const { messages, levelSeconds } = env.sizes.mailman3;
+  // Its own scratch dir, not WORK_DIR: a concurrent bench run removes WORK_DIR when it ends.
+  const args = ['--messages', String(messages), '--level-seconds', String(levelSeconds), '--levels', '1,2,4,8', '--seed', String(seed), '--work', path.join(tmpdir(), `mm2m-bench-mailman3-${process.pid}`)];
+  // Stack start, generation and indexing, 4 timed HTTP levels, then two imports at a floor of 10 messages/s each.
+  const o = await node('mailman3.js', args, env, limitMs(env, 300 + 4 * (levelSeconds + 60) + (2 * messages) / 10));
+  if (o.exitCode === EXIT_NO_STACK) {
+    return skipped('mailman3', `${o.stderrTail.split('\n').pop()?.trim() || 'Mailman 3 stack not installed'} (see test/stack/README.md)`);
+  }
+  return fromChild('mailman3', o);
 }

@@ -10,6 +10,7 @@ export const MEASUREMENTS = [
   'replay-instant',
   'replay-rate-limited',
   'replay-over-budget',
+  'mailman3',
 ] as const;
 export type MeasurementId = (typeof MEASUREMENTS)[number];
 
@@ -26,6 +27,8 @@ export interface Sizes {
   instantSeconds: number;
   /** Server budget for the rate-limited replay: `limit` requests per sliding `windowMs`, run `seconds`. */
   rate: { limit: number; windowMs: number; seconds: number };
+  /** Mailman 3 archive paths into the real stack: messages generated, and seconds per HTTP concurrency level. */
+  mailman3: { messages: number; levelSeconds: number };
 }
 
 export const FULL: Sizes = {
@@ -37,6 +40,7 @@ export const FULL: Sizes = {
   redirectLists: 10,
   instantSeconds: 30,
   rate: { limit: 600, windowMs: 60_000, seconds: 120 },
+  mailman3: { messages: 5_000, levelSeconds: 90 },
 };
 
 /** Same rates, smaller inputs and a 10 s window, so the whole run takes a few minutes. */
@@ -49,6 +53,7 @@ export const QUICK: Sizes = {
   redirectLists: 10,
   instantSeconds: 10,
   rate: { limit: 100, windowMs: 10_000, seconds: 30 },
+  mailman3: { messages: 1_000, levelSeconds: 40 },
 };
 
 export interface Options {
@@ -70,7 +75,8 @@ export const USAGE = `usage: npm run bench -- [--quick] [--only ID[,ID...]] [--s
   --profile         also run the index once more under node --cpu-prof and print where the time goes
   --timeout-scale F multiply every per-measurement time limit by F (default 1)
 
-Writes bench/results.json. Needs python3 for the standard-library baseline (skipped without it).`;
+Writes bench/results.json. Needs python3 for the standard-library baseline (skipped without it) and
+the Mailman 3 test stack (test/stack/install.sh) for the mailman3 row (skipped without it).`;
 
 export function parseOptions(argv: string[]): Options {
   const o: Options = { quick: false, only: new Set(MEASUREMENTS), seed: 1, profile: false, timeoutScale: 1, help: false };

@@ -201,8 +201,74 @@ export function buildRows(rec: Records, sizes: Sizes, quick: boolean): { rows: R
     });
   } else if (ob) rows.push(notMeasured(ob, 'replay, client told 2× the limit', 'backs off, loses nothing'));
 
+  mailman3Rows(rec.get('mailman3'), rows, goals);
+
   if (quick) {
     for (const g of Object.values(goals)) g.note = [g.note, 'quick run: smaller inputs than the goals name'].filter(Boolean).join('; ');
   }
   return { rows, goals };
+}
+
+/** The Mailman 3 archive paths against the real stack (bench/measure/mailman3.ts). */
+function mailman3Rows(r: MeasurementRecord | undefined, rows: Row[], goals: Record<string, GoalVerdict>): void {
+  const httpGoal = '≥ 90 % of the best observed';
+  const serverGoal = '≥ 1.0× hyperkitty_import, keeps ≥ it';
+  if (!ok(r)) {
+    if (r) rows.push(notMeasured(r, 'Mailman 3 archive paths (real stack)', `${httpGoal}; ${serverGoal}`));
+    const note = r?.note;
+    goals.mailman3Http = { goal: `HTTP replay ${httpGoal} of what HyperKitty absorbs`, value: null, unit: 'share', met: r?.status === 'skipped' || !r ? null : false, note };
+    goals.mailman3Server = { goal: `server-side path ${serverGoal}`, value: null, unit: '× hyperkitty_import', met: r?.status === 'skipped' || !r ? null : false, note };
+    return;
+  }
+  const f = r.figures as {
+    generated: number; replayable: number; levelSeconds: number; defaultConcurrency: number;
+    http: { concurrency: number; perSecond: number; accepted: number; refused: number; archived: number; stopped: boolean }[];
+    official: { seconds: number; kept: number; perSecond: number; indexSeconds: number };
+    server: { seconds: number; kept: number; perSecond: number; missing: number };
+    plan: { recommended: 'http' | 'server'; httpSeconds: number; serverSeconds: number };
+  };
+  const best = f.http.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
+  const chosen = f.http.find((h) => h.concurrency === f.defaultConcurrency) ?? best;
+  const share = chosen.perSecond / best.perSecond;
+  const lost = f.http.reduce((n, h) => n + h.refused + Math.max(0, h.accepted - h.archived), 0);
+  rows.push({
+    measurement: `Mailman 3 HTTP replay by concurrency (${f.levelSeconds} s each)`,
+    figure: `${f.http.map((h) => `${h.concurrency}: ${h.perSecond.toFixed(1)}`).join(', ')} msg/s (${lost} refused or not archived)`,
+    goal: '—',
+    verdict: `server saturates at ${best.concurrency} (${best.perSecond.toFixed(1)} msg/s)`,
+  });
+  rows.push({
+    measurement: `Mailman 3 HTTP replay at concurrency ${chosen.concurrency} (the default)`,
+    figure: `${chosen.perSecond.toFixed(1)} msg/s`,
+    goal: httpGoal,
+    verdict: `${(share * 100).toFixed(0)} % of best: ${verdict(share >= 0.9)}`,
+  });
+  goals.mailman3Http = { goal: `HTTP replay ${httpGoal} of what HyperKitty absorbs`, value: share, unit: 'share', met: share >= 0.9, note: `concurrency ${chosen.concurrency}: ${chosen.perSecond.toFixed(2)} msg/s; best ${best.perSecond.toFixed(2)} at ${best.concurrency}` };
+
+  rows.push({
+    measurement: `hyperkitty_import of the original mbox (${int(f.generated)} entries)`,
+    figure: `${f.official.perSecond.toFixed(1)} msg/s (${f.official.seconds.toFixed(1)} s; + update_index_one_list ${f.official.indexSeconds.toFixed(1)} s), kept ${int(f.official.kept)} (index: ${int(f.replayable)} replayable)`,
+    goal: 'baseline',
+    verdict: '—',
+  });
+  const ratio = f.server.perSecond / f.official.perSecond;
+  // Like for like: the server-side path also updates the full-text index.
+  const withIndex = (f.official.seconds + f.official.indexSeconds) / f.server.seconds;
+  const keptEnough = f.server.kept >= f.official.kept && f.server.missing === 0;
+  rows.push({
+    measurement: 'server-side path (cleaned mbox + hyperkitty_import + index + read-back)',
+    figure: `${f.server.perSecond.toFixed(1)} msg/s (${f.server.seconds.toFixed(1)} s), kept ${int(f.server.kept)} of ${int(f.replayable)}, ${f.server.missing} missing`,
+    goal: serverGoal,
+    verdict: `${ratio.toFixed(2)}× hyperkitty_import (${withIndex.toFixed(2)}× with its index update), kept ${f.server.kept >= f.official.kept ? '≥' : '<'} its ${int(f.official.kept)}: ${verdict(ratio >= 1 && keptEnough)}`,
+  });
+  goals.mailman3Server = { goal: `server-side path ${serverGoal}`, value: ratio, unit: '× hyperkitty_import', met: ratio >= 1 && keptEnough, note: `kept ${f.server.kept} vs ${f.official.kept}; ${withIndex.toFixed(2)}× hyperkitty_import + update_index_one_list` };
+
+  const httpSeconds = f.replayable / best.perSecond;
+  const measuredFaster = f.server.seconds < httpSeconds ? 'server' : 'http';
+  rows.push({
+    measurement: `faster archive path for ${int(f.replayable)} messages`,
+    figure: `measured: ${measuredFaster} (HTTP ≈ ${httpSeconds.toFixed(0)} s at the best rate, server ${f.server.seconds.toFixed(0)} s)`,
+    goal: 'plan names the faster path',
+    verdict: `plan says ${f.plan.recommended} (HTTP ${f.plan.httpSeconds.toFixed(0)} s, server ${f.plan.serverSeconds.toFixed(0)} s): ${f.plan.recommended === measuredFaster ? 'AGREES' : 'DISAGREES'}`,
+  });
 }

@@ -1,0 +1,216 @@
+/**
+ * The archive paths into a real Mailman 3 + HyperKitty (test/stack): the HTTP replay
+ * (replayOverHttp) at several concurrencies, the official `hyperkitty_import --since 1970-01-01` of
+ * the ORIGINAL mbox, and the server-side path (replayOnServer run through a local command: cleaned
+ * mbox + hyperkitty_import + update_index_one_list + read-back), each into a fresh public list.
+ *
+ * The generated mbox is indexed and threaded once (not timed); each HTTP level gets a copy of that
+ * state database, so its journal is empty. An HTTP level stops after --level-seconds (ctx.signal:
+ * the requests in flight are finished) so the per-level rate is the server's steady rate without
+ * replaying the whole archive at concurrency 1. Exits 3 with one line when the stack is not installed.
+ */
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateMbox } from '../generate/mbox.js';
+import { loadConfig, type LoadedConfig } from '../../src/config/load.js';
+import type { Mailman3TargetConfig } from '../../src/config/schema.js';
+import { readListConfig } from '../../src/mailman2/list-config.js';
+import { StateDb } from '../../src/state/db.js';
+import { indexMbox } from '../../src/state/index-mbox.js';
+import { Store } from '../../src/state/store.js';
+import { computeThreads } from '../../src/state/threading.js';
+import { estimateArchivePaths } from '../../src/targets/mailman3/estimate.js';
+import { HyperKittyClient } from '../../src/targets/mailman3/hyperkitty-client.js';
+import { replayRows } from '../../src/targets/mailman3/prepare-message.js';
+import { replayOverHttp } from '../../src/targets/mailman3/replay-http.js';
+import { replayOnServer } from '../../src/targets/mailman3/replay-server.js';
+import type { ListContext } from '../../src/targets/target.js';
+import { StackNotInstalledError, startMailman3Stack, type Mailman3Stack } from '../../test/stack/mailman3-stack.js';
+import { flags, numberFlag, required, runMeasurement } from './emit.js';
+import { placeStackFiles } from './mailman3-stack-files.js';
+
+/** Any real list configuration will do: the archive paths use the list's name and its messages. */
+const LIST_CONFIG = fileURLToPath(new URL('../../../fixtures/mailman2/lists/devtalk/config.pck', import.meta.url));
+const LIST = 'bench';
+/** Exit status the harness (bench/harness/measurements.ts) turns into "skipped": no Mailman 3 stack here. */
+const EXIT_NO_STACK = 3;
+
+const log = (line: string): void => void process.stderr.write(`  mailman3: ${line}\n`);
+
+runMeasurement(async () => {
+  const f = flags();
+  const work = required(f, 'work');
+  const messages = numberFlag(f, 'messages');
+  const levelSeconds = numberFlag(f, 'level-seconds', 60);
+  const seed = numberFlag(f, 'seed', 1);
+  const levels = (f.get('levels') ?? '1,2,4,8').split(',').map(Number);
+  if (levels.some((l) => !Number.isInteger(l) || l < 1)) throw new Error(`--levels must be whole numbers ≥ 1, got ${f.get('levels')}`);
+
+  await placeStackFiles();
+  let stack: Mailman3Stack;
+  try {
+    stack = await startMailman3Stack();
+  } catch (err) {
+    if (err instanceof StackNotInstalledError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(EXIT_NO_STACK);
+    }
+    throw err;
+  }
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+  const run = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+  const domain = `b${run}.bench.test`;
+  try {
+    const rest = async (method: string, p: string, form: Record<string, string>, want: number): Promise<void> => {
+      const res = await fetch(`${stack.restUrl}/3.1${p}`, { method, headers: { Authorization: stack.restAuthorization }, body: new URLSearchParams(form), signal: AbortSignal.timeout(60_000) });
+      if (res.status !== want) throw new Error(`Mailman core ${method} ${p}: HTTP ${res.status} ${await res.text()}`);
+    };
+    await rest('POST', '/domains', { mail_host: domain }, 201);
+    const createList = async (local: string): Promise<string> => {
+      const fqdn = `${local}@${domain}`;
+      await rest('POST', '/lists', { fqdn_listname: fqdn }, 201);
+      await rest('PATCH', `/lists/${fqdn.replace('@', '.')}/config`, { archive_policy: 'public' }, 204);
+      return fqdn;
+    };
+    const client = new HyperKittyClient({ baseUrl: `${stack.hyperkittyUrl}/`, archiverKey: stack.archiverKey });
+    const archived = async (fqdn: string): Promise<number> => (await client.listEmails(fqdn))?.length ?? 0;
+
+    // The input: about --messages messages. The generator stops at a byte size and its mean message
+    // size depends on the size asked for (thread lengths, quoting), so the size is bisected.
+    const mbox = path.join(work, 'archive.mbox');
+    const genOpts = { seed, list: LIST, host: 'lists.example.org', legacyShare: 0 };
+    let lo = 0;
+    let hi = messages * 20_000;
+    let gen = await generateMbox({ ...genOpts, targetBytes: messages * 5000 }, mbox);
+    for (let i = 0; i < 12 && Math.abs(gen.messages - messages) > messages * 0.02; i++) {
+      if (gen.messages > messages) hi = gen.bytes;
+      else lo = gen.bytes;
+      gen = await generateMbox({ ...genOpts, targetBytes: Math.round((lo + hi) / 2) }, mbox);
+    }
+    log(`generated ${gen.messages} messages, ${(gen.bytes / 1e6).toFixed(1)} MB`);
+
+    const cfgFor = async (name: string, target: Partial<Mailman3TargetConfig> = {}): Promise<LoadedConfig> => {
+      const dir = path.join(work, name);
+      await mkdir(dir, { recursive: true });
+      const file = path.join(dir, 'config.json');
+      await writeFile(
+        file,
+        JSON.stringify({
+          source: { root: path.dirname(path.dirname(path.dirname(LIST_CONFIG))) },
+          target: {
+            kind: 'mailman3',
+            rest: { url: stack.restUrl, user: stack.restUser, passwordEnv: 'BENCH_REST_PASSWORD' },
+            hyperkitty: { url: `${stack.hyperkittyUrl}/`, archiverKeyEnv: 'BENCH_ARCHIVER_KEY' },
+            ...target,
+          },
+          state: path.join(dir, 'state.sqlite'),
+          reports: path.join(dir, 'reports'),
+        }),
+      );
+      return loadConfig(file);
+    };
+    const { config } = await readListConfig(LIST_CONFIG, { listName: 'devtalk' });
+
+    // Index once; every path below starts from a copy of this state.
+    const baseState = path.join(work, 'base.sqlite');
+    let replayable: number;
+    {
+      const store = await Store.open(await StateDb.open(baseState));
+      try {
+        await store.ensureList(LIST);
+        const t = performance.now();
+        await indexMbox(store, { list: LIST, mboxPath: mbox, listAddress: `${LIST}@lists.example.org`, quarantineDir: path.join(work, 'quarantine') });
+        await computeThreads(store, LIST);
+        replayable = (await replayRows(store.db, LIST)).length;
+        log(`indexed in ${((performance.now() - t) / 1000).toFixed(1)} s: ${replayable} replayable messages`);
+      } finally {
+        await store.db.close();
+      }
+    }
+    const open = async (cfg: LoadedConfig, signal: AbortSignal): Promise<{ ctx: ListContext; close: () => Promise<void> }> => {
+      await copyFile(baseState, cfg.state);
+      const store = await Store.open(await StateDb.open(cfg.state));
+      const reportDir = path.join(cfg.reports, LIST);
+      await mkdir(reportDir, { recursive: true });
+      return { ctx: { list: LIST, config, store, cfg, reportDir, signal, progress: () => undefined }, close: () => store.db.close() };
+    };
+
+    // (1) HTTP replay, one fresh list per concurrency.
+    const http: Record<string, unknown>[] = [];
+    let defaultConcurrency = 0;
+    for (const concurrency of levels) {
+      const cfg = await cfgFor(`http-c${concurrency}`);
+      defaultConcurrency = (cfg.target as Mailman3TargetConfig).replayConcurrency;
+      const stop = new AbortController();
+      const { ctx, close } = await open(cfg, stop.signal);
+      try {
+        const fqdn = await createList(`http-c${concurrency}`);
+        const load1 = loadavg()[0]!;
+        const timer = setTimeout(() => stop.abort(), levelSeconds * 1000);
+        const stats = await replayOverHttp(ctx, { client, fqdn, concurrency });
+        clearTimeout(timer);
+        const kept = await archived(fqdn);
+        const perSecond = stats.accepted / stats.seconds;
+        http.push({ concurrency, perSecond, accepted: stats.accepted, refused: stats.refused, seconds: stats.seconds, stopped: stats.stopped, archived: kept, load1 });
+        log(`HTTP concurrency ${concurrency}: ${perSecond.toFixed(2)} msg/s (${stats.accepted} in ${stats.seconds.toFixed(1)} s, ${stats.refused} refused, ${kept} archived, load ${load1.toFixed(1)})`);
+      } finally {
+        await close();
+      }
+    }
+
+    // (2) The official importer on the original mbox.
+    let official: Record<string, unknown>;
+    {
+      const fqdn = await createList('official');
+      const t = performance.now();
+      const res = await stack.runManage(['hyperkitty_import', '--since', '1970-01-01', '-l', fqdn, mbox], { timeoutMs: 3_600_000 });
+      const seconds = (performance.now() - t) / 1000;
+      if (res.code !== 0) throw new Error(`hyperkitty_import exited ${res.code}: ${res.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      const kept = await archived(fqdn);
+      // hyperkitty_import leaves the full-text index alone; the server-side path also runs this, so
+      // it is timed here too for a like-for-like figure.
+      const ti = performance.now();
+      const indexed = await stack.runManage(['update_index_one_list', fqdn], { timeoutMs: 3_600_000 });
+      const indexSeconds = (performance.now() - ti) / 1000;
+      if (indexed.code !== 0) throw new Error(`update_index_one_list exited ${indexed.code}: ${indexed.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      official = { seconds, kept, perSecond: gen.messages / seconds, indexSeconds };
+      log(`hyperkitty_import: ${seconds.toFixed(1)} s (+ ${indexSeconds.toFixed(1)} s update_index_one_list), kept ${kept} of ${gen.messages} mbox entries`);
+    }
+
+    // (3) The server-side path through a local command.
+    let server: Record<string, unknown>;
+    {
+      const cfg = await cfgFor('server', { archivePath: 'server', serverCommand: [], serverImport: { manage: stack.manageCommand, tmpDir: '/tmp' } });
+      const { ctx, close } = await open(cfg, new AbortController().signal);
+      try {
+        const fqdn = await createList('server');
+        const stats = await replayOnServer(ctx, { client, fqdn, target: cfg.target as Mailman3TargetConfig, privateArchive: false });
+        const kept = await archived(fqdn);
+        server = { seconds: stats.seconds, kept, written: stats.written, imported: stats.imported, missing: stats.missing, perSecond: replayable / stats.seconds, problems: stats.problems.length };
+        log(`server-side path: ${stats.seconds.toFixed(1)} s, kept ${kept} (${stats.missing} missing)`);
+      } finally {
+        await close();
+      }
+    }
+
+    const plan = estimateArchivePaths(replayable, true);
+    return {
+      generated: gen.messages,
+      bytes: gen.bytes,
+      replayable,
+      levelSeconds,
+      defaultConcurrency,
+      http,
+      official,
+      server,
+      plan: { recommended: plan.recommended, httpSeconds: plan.httpSeconds, serverSeconds: plan.serverSeconds },
+      stackReused: stack.reused,
+    };
+  } finally {
+    await stack.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+});

@@ -140,7 +140,9 @@ export function buildRedirects(input: RedirectInput, target: Target, opts: Redir
       continue;
     }
     homes.set(file, a);
-    numberPeriods.set(a.number, [...(numberPeriods.get(a.number) ?? []), a.period]);
+    const inPeriods = numberPeriods.get(a.number);
+    if (inPeriods) inPeriods.push(a.period);
+    else numberPeriods.set(a.number, [a.period]);
     const resolved = newUrls.article(a);
     for (const base of bases) builder.addResolved(base.host, base.prefix + file, 'article', resolved, a.source);
   }
@@ -227,7 +229,9 @@ function reportDuplicateIds(
     if (a.newMessageId !== undefined || a.messageId === null) continue;
     const id = normalizeMessageId(a.messageId);
     if (id === '') continue;
-    byId.set(id, [...(byId.get(id) ?? []), file]);
+    const files = byId.get(id);
+    if (files) files.push(file);
+    else byId.set(id, [file]);
   }
   for (const [id, files] of byId) {
     if (files.length > 1) {
@@ -342,13 +346,17 @@ class Collector {
   }
 
   sortedEntries(): RedirectEntry[] {
-    return sortEntries([...this.byKey.values()]);
+    return [...this.byKey.values()].sort(byHostThenPath);
   }
 }
 
 /** Entries grouped per old host, each group sorted by path. */
 export function sortEntries(entries: RedirectEntry[]): RedirectEntry[] {
-  return [...entries].sort((a, b) => (a.host === b.host ? cmp(a.oldPath, b.oldPath) : cmp(a.host, b.host)));
+  return [...entries].sort(byHostThenPath);
+}
+
+function byHostThenPath(a: RedirectEntry, b: RedirectEntry): number {
+  return a.host === b.host ? cmp(a.oldPath, b.oldPath) : cmp(a.host, b.host);
 }
 
 function cmp(a: string, b: string): number {

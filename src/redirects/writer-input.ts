@@ -9,6 +9,7 @@ import { sortEntries } from './entries.js';
  * written once, and a second target for the same old URL is left out with a problem (first one wins).
  */
 export function checkedEntries(entries: RedirectEntry[]): { entries: RedirectEntry[]; problems: Problem[] } {
+  if (isSorted(entries)) return checkedSorted(entries);
   const problems: Problem[] = [];
   const seen = new Map<string, RedirectEntry>();
   for (const e of entries) {
@@ -38,4 +39,54 @@ export function checkedEntries(entries: RedirectEntry[]): { entries: RedirectEnt
     seen.set(key, { ...e, newUrl: url });
   }
   return { entries: sortEntries([...seen.values()]), problems };
+}
+
+/**
+ * The same checks for input already in sortEntries order (what buildRedirects returns, and lists
+ * concatenated in order): entries with one key are then adjacent, so no map of every key is needed,
+ * which matters for millions of entries. Hosts never contain "/" and paths start with one, so equal
+ * host + path is equal (host, path).
+ */
+function checkedSorted(entries: RedirectEntry[]): { entries: RedirectEntry[]; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const ok: RedirectEntry[] = [];
+  let prev: RedirectEntry | undefined;
+  for (const e of entries) {
+    const bad = unsafeHostReason(e.host) ?? unsafePathReason(e.oldPath);
+    if (bad) {
+      const key = e.host + e.oldPath;
+      problems.push({ severity: 'error', code: 'redirect-unsafe-key', message: `redirect ${key} left out: ${bad}`, key });
+      continue;
+    }
+    const url = safeTargetUrl(e.newUrl);
+    if (url === null) {
+      const key = e.host + e.oldPath;
+      problems.push({ severity: 'error', code: 'redirect-bad-new-url', message: `redirect ${key} left out: new URL "${e.newUrl}" is unusable`, key });
+      continue;
+    }
+    if (prev && prev.host === e.host && prev.oldPath === e.oldPath) {
+      if (prev.newUrl !== url) {
+        const key = e.host + e.oldPath;
+        problems.push({
+          severity: 'warning',
+          code: 'redirect-conflicting-target',
+          message: `redirect ${key} has two targets; kept ${prev.newUrl}, dropped ${url}`,
+          key,
+        });
+      }
+      continue;
+    }
+    prev = url === e.newUrl ? e : { ...e, newUrl: url };
+    ok.push(prev);
+  }
+  return { entries: ok, problems };
+}
+
+function isSorted(entries: RedirectEntry[]): boolean {
+  for (let i = 1; i < entries.length; i++) {
+    const a = entries[i - 1]!;
+    const b = entries[i]!;
+    if (a.host === b.host ? a.oldPath > b.oldPath : a.host > b.host) return false;
+  }
+  return true;
 }

@@ -4,7 +4,7 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readMbox } from '../mailman2/mbox.js';
 import type { Problem } from '../problems.js';
-import type { SqlValue } from './db.js';
+import type { SqlValue, StateDb, Statement } from './db.js';
 import type { Store } from './store.js';
 
 export interface MboxIndexResult {
@@ -83,12 +83,19 @@ export async function indexMbox(store: Store, ctx: MboxIndexContext): Promise<Mb
   }
   const firstOrdinal = mode === 'incremental' ? await nextOrdinal() : 0;
 
-  const insertMsg = `INSERT INTO messages (list, ordinal, offset, length, message_id, raw_message_id, synthetic_id, target_message_id,
+  const insertMsg = new MultiRowInsert(
+    db,
+    `INSERT INTO messages (list, ordinal, offset, length, message_id, raw_message_id, synthetic_id, target_message_id,
       date, date_source, date_repaired, from_name, from_address, subject, thread_subject, in_reply_to, refs_json, content_hash, flags_json)
-    VALUES ${'(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'}`;
+    VALUES`,
+    19,
+  );
+  const insertRef = new MultiRowInsert(db, 'INSERT OR IGNORE INTO message_refs (list, ordinal, ref_id) VALUES', 3);
   const problems: Problem[] = [];
-  let rows: SqlValue[][] = [];
-  let refs: SqlValue[][] = [];
+  // Rows are kept flat (19 / 3 values each): bound as they are, without a copy per chunk.
+  let rows: SqlValue[] = [];
+  let refs: SqlValue[] = [];
+  let pendingRows = 0;
   let n = 0;
   let lastEnd = start;
   let quarantined = 0;
@@ -100,71 +107,81 @@ export async function indexMbox(store: Store, ctx: MboxIndexContext): Promise<Mb
     const refBatch = refs;
     rows = [];
     refs = [];
+    pendingRows = 0;
     await db.transaction(async () => {
-      await insertMany(store, insertMsg, 19, batch);
-      await insertMany(store, 'INSERT OR IGNORE INTO message_refs (list, ordinal, ref_id) VALUES (?, ?, ?)', 3, refBatch);
+      await insertMsg.run(batch);
+      if (refBatch.length) await insertRef.run(refBatch);
     });
   };
 
-  for await (const msg of readMbox(ctx.mboxPath, {
-    list: ctx.list,
-    subjectPrefix: ctx.subjectPrefix,
-    listAddress: ctx.listAddress,
-    charset: ctx.charset,
-    timeZone: ctx.timeZone,
-    startOffset: start,
-  })) {
-    const ordinal = firstOrdinal + n++;
-    const m = msg.meta;
-    const flags: Record<string, unknown> = {};
-    for (const p of msg.problems) {
-      flags[p.code] = true;
-      problems.push({ ...p, list: ctx.list, message: `${p.message} (message ${ordinal} at byte ${msg.offset})` });
+  try {
+    for await (const msg of readMbox(ctx.mboxPath, {
+      list: ctx.list,
+      subjectPrefix: ctx.subjectPrefix,
+      listAddress: ctx.listAddress,
+      charset: ctx.charset,
+      timeZone: ctx.timeZone,
+      startOffset: start,
+    })) {
+      const ordinal = firstOrdinal + n++;
+      const m = msg.meta;
+      const flags: Record<string, unknown> = {};
+      for (const p of msg.problems) {
+        flags[p.code] = true;
+        problems.push({ ...p, list: ctx.list, message: `${p.message} (message ${ordinal} at byte ${msg.offset})` });
+      }
+      lastEnd = msg.offset + msg.length;
+      if (msg.quarantined) {
+        await quarantine(store, ctx, ordinal, msg.offset, msg.raw, msg.problems[0]?.message ?? 'not a mail message');
+        quarantined++;
+        continue;
+      }
+      if (msg.unescapedFromLines) flags.unescapedFromLines = msg.unescapedFromLines;
+      if (msg.escapedFromLines) flags.escapedFromLines = msg.escapedFromLines;
+      if (m.fromMungingUndone) flags.fromMungingUndone = m.fromMungingUndone.source;
+      pendingRows++;
+      rows.push(
+        ctx.list,
+        ordinal,
+        msg.offset,
+        msg.length,
+        m.messageId,
+        m.rawMessageId,
+        m.messageIdSynthetic ? 1 : 0,
+        m.messageId,
+        m.date,
+        m.dateSource,
+        m.dateRepaired ? 1 : 0,
+        m.from.name,
+        m.from.address,
+        m.subject,
+        m.threadSubject,
+        m.inReplyTo,
+        JSON.stringify(m.references),
+        msg.stableHash,
+        Object.keys(flags).length ? JSON.stringify(flags) : null,
+      );
+      const ids = new Set<string>();
+      if (m.inReplyTo) ids.add(m.inReplyTo);
+      for (const r of m.references) ids.add(r);
+      ids.delete(m.messageId);
+      for (const id of ids) refs.push(ctx.list, ordinal, id);
+      if (pendingRows >= BATCH) {
+        // One batch is written while the next is parsed: parsing never waits for SQLite's thread
+        // except when it gets two batches ahead.
+        await inFlight;
+        inFlight = flush();
+        inFlight.catch(() => undefined); // surfaced by the next await
+        ctx.onProgress?.(lastEnd, st.size, firstOrdinal + n);
+      }
     }
-    lastEnd = msg.offset + msg.length;
-    if (msg.quarantined) {
-      await quarantine(store, ctx, ordinal, msg.offset, msg.raw, msg.problems[0]?.message ?? 'not a mail message');
-      quarantined++;
-      continue;
-    }
-    if (msg.unescapedFromLines) flags.unescapedFromLines = msg.unescapedFromLines;
-    if (msg.escapedFromLines) flags.escapedFromLines = msg.escapedFromLines;
-    if (m.fromMungingUndone) flags.fromMungingUndone = m.fromMungingUndone.source;
-    rows.push([
-      ctx.list,
-      ordinal,
-      msg.offset,
-      msg.length,
-      m.messageId,
-      m.rawMessageId,
-      m.messageIdSynthetic ? 1 : 0,
-      m.messageId,
-      m.date,
-      m.dateSource,
-      m.dateRepaired ? 1 : 0,
-      m.from.name,
-      m.from.address,
-      m.subject,
-      m.threadSubject,
-      m.inReplyTo,
-      JSON.stringify(m.references),
-      msg.stableHash,
-      Object.keys(flags).length ? JSON.stringify(flags) : null,
-    ]);
-    const ids = new Set<string>([...(m.inReplyTo ? [m.inReplyTo] : []), ...m.references]);
-    ids.delete(m.messageId);
-    for (const id of ids) refs.push([ctx.list, ordinal, id]);
-    if (rows.length >= BATCH) {
-      // One batch is written while the next is parsed: parsing never waits for SQLite's thread
-      // except when it gets two batches ahead.
-      await inFlight;
-      inFlight = flush();
-      inFlight.catch(() => undefined); // surfaced by the next await
-      ctx.onProgress?.(lastEnd, st.size, firstOrdinal + n);
-    }
+    await inFlight;
+    await flush();
+  } finally {
+    await inFlight.catch(() => undefined);
+    await insertMsg.finalize();
+    await insertRef.finalize();
   }
-  await inFlight;
-  await flush();
   ctx.onProgress?.(st.size, st.size, firstOrdinal + n);
 
   // Without statistics SQLite's planner walks the (list, ordinal) key for the correlated lookups
@@ -196,15 +213,50 @@ async function quarantine(store: Store, ctx: MboxIndexContext, ordinal: number, 
   ]);
 }
 
-async function insertMany(store: Store, sql: string, width: number, rows: SqlValue[][]): Promise<void> {
-  if (!rows.length) return;
-  // Multi-row VALUES cut the per-statement overhead of node-sqlite3 (SQLite allows 32766 parameters).
-  const per = Math.max(1, Math.floor(30000 / width));
-  const head = sql.slice(0, sql.indexOf('VALUES') + 6);
-  const tuple = `(${new Array(width).fill('?').join(', ')})`;
-  for (let i = 0; i < rows.length; i += per) {
-    const chunk = rows.slice(i, i + per);
-    await store.db.run(`${head} ${chunk.map(() => tuple).join(', ')}`, chunk.flat());
+/**
+ * Multi-row INSERTs prepared once per row count and reused. Multi-row VALUES cut node-sqlite3's
+ * per-statement overhead (SQLite allows 32766 parameters); preparing each size once saves building
+ * and compiling a 30,000-parameter statement per chunk. A batch is written as full chunks plus its
+ * remainder split into powers of two, so at most ~log2(chunk) statements are ever prepared.
+ */
+class MultiRowInsert {
+  private readonly statements = new Map<number, Statement>();
+  private readonly per: number;
+
+  constructor(
+    private readonly db: StateDb,
+    private readonly head: string,
+    private readonly width: number,
+  ) {
+    this.per = Math.max(1, Math.floor(30000 / width));
+  }
+
+  /** `values` holds the rows flat, `width` values each. */
+  async run(values: SqlValue[]): Promise<void> {
+    const rows = values.length / this.width;
+    let at = 0;
+    while (at < rows) {
+      const left = rows - at;
+      const count = left >= this.per ? this.per : 2 ** Math.floor(Math.log2(left));
+      const params = at === 0 && count === rows ? values : values.slice(at * this.width, (at + count) * this.width);
+      await this.statement(count).run(params);
+      at += count;
+    }
+  }
+
+  private statement(count: number): Statement {
+    let st = this.statements.get(count);
+    if (!st) {
+      const tuple = `(${new Array(this.width).fill('?').join(', ')})`;
+      st = this.db.prepare(`${this.head} ${new Array(count).fill(tuple).join(', ')}`);
+      this.statements.set(count, st);
+    }
+    return st;
+  }
+
+  async finalize(): Promise<void> {
+    for (const st of this.statements.values()) await st.finalize();
+    this.statements.clear();
   }
 }
 

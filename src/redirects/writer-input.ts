@@ -13,30 +13,12 @@ export function checkedEntries(entries: RedirectEntry[]): { entries: RedirectEnt
   const problems: Problem[] = [];
   const seen = new Map<string, RedirectEntry>();
   for (const e of entries) {
+    const checked = checkEntry(e, problems);
+    if (!checked) continue;
     const key = e.host + e.oldPath;
-    const bad = unsafeHostReason(e.host) ?? unsafePathReason(e.oldPath);
-    if (bad) {
-      problems.push({ severity: 'error', code: 'redirect-unsafe-key', message: `redirect ${key} left out: ${bad}`, key });
-      continue;
-    }
-    const url = safeTargetUrl(e.newUrl);
-    if (url === null) {
-      problems.push({ severity: 'error', code: 'redirect-bad-new-url', message: `redirect ${key} left out: new URL "${e.newUrl}" is unusable`, key });
-      continue;
-    }
     const prev = seen.get(key);
-    if (prev) {
-      if (prev.newUrl !== url) {
-        problems.push({
-          severity: 'warning',
-          code: 'redirect-conflicting-target',
-          message: `redirect ${key} has two targets; kept ${prev.newUrl}, dropped ${url}`,
-          key,
-        });
-      }
-      continue;
-    }
-    seen.set(key, { ...e, newUrl: url });
+    if (prev) reportConflict(prev, checked, problems);
+    else seen.set(key, checked);
   }
   return { entries: sortEntries([...seen.values()]), problems };
 }
@@ -52,34 +34,39 @@ function checkedSorted(entries: RedirectEntry[]): { entries: RedirectEntry[]; pr
   const ok: RedirectEntry[] = [];
   let prev: RedirectEntry | undefined;
   for (const e of entries) {
-    const bad = unsafeHostReason(e.host) ?? unsafePathReason(e.oldPath);
-    if (bad) {
-      const key = e.host + e.oldPath;
-      problems.push({ severity: 'error', code: 'redirect-unsafe-key', message: `redirect ${key} left out: ${bad}`, key });
+    const checked = checkEntry(e, problems);
+    if (!checked) continue;
+    if (prev && prev.host === checked.host && prev.oldPath === checked.oldPath) {
+      reportConflict(prev, checked, problems);
       continue;
     }
-    const url = safeTargetUrl(e.newUrl);
-    if (url === null) {
-      const key = e.host + e.oldPath;
-      problems.push({ severity: 'error', code: 'redirect-bad-new-url', message: `redirect ${key} left out: new URL "${e.newUrl}" is unusable`, key });
-      continue;
-    }
-    if (prev && prev.host === e.host && prev.oldPath === e.oldPath) {
-      if (prev.newUrl !== url) {
-        const key = e.host + e.oldPath;
-        problems.push({
-          severity: 'warning',
-          code: 'redirect-conflicting-target',
-          message: `redirect ${key} has two targets; kept ${prev.newUrl}, dropped ${url}`,
-          key,
-        });
-      }
-      continue;
-    }
-    prev = url === e.newUrl ? e : { ...e, newUrl: url };
+    prev = checked;
     ok.push(prev);
   }
   return { entries: ok, problems };
+}
+
+/** The entry with its new URL made safe, or null (with a problem) when its key or URL is unusable. */
+function checkEntry(e: RedirectEntry, problems: Problem[]): RedirectEntry | null {
+  const key = e.host + e.oldPath;
+  const bad = unsafeHostReason(e.host) ?? unsafePathReason(e.oldPath);
+  if (bad) {
+    problems.push({ severity: 'error', code: 'redirect-unsafe-key', message: `redirect ${key} left out: ${bad}`, key });
+    return null;
+  }
+  const url = safeTargetUrl(e.newUrl);
+  if (url === null) {
+    problems.push({ severity: 'error', code: 'redirect-bad-new-url', message: `redirect ${key} left out: new URL "${e.newUrl}" is unusable`, key });
+    return null;
+  }
+  return url === e.newUrl ? e : { ...e, newUrl: url };
+}
+
+/** A second entry for one old URL: an exact duplicate is dropped silently, another target with a warning. */
+function reportConflict(kept: RedirectEntry, dropped: RedirectEntry, problems: Problem[]): void {
+  if (kept.newUrl === dropped.newUrl) return;
+  const key = kept.host + kept.oldPath;
+  problems.push({ severity: 'warning', code: 'redirect-conflicting-target', message: `redirect ${key} has two targets; kept ${kept.newUrl}, dropped ${dropped.newUrl}`, key });
 }
 
 function isSorted(entries: RedirectEntry[]): boolean {

@@ -1,8 +1,6 @@
 import { createProgress } from '../../pipeline/progress.js';
-import { storedConfig } from '../../pipeline/index-phase.js';
 import { openSession, selectLists, type Session } from '../../pipeline/session.js';
-import { redirectsFromState } from '../../redirects/from-state.js';
-import { verifyRedirects, type RedirectCheckFailure } from '../../redirects/verify.js';
+import { checkListRedirects } from '../../pipeline/verify-redirects.js';
 import { verifyList, type ListVerification } from '../../pipeline/verify.js';
 import { UserError } from '../../problems.js';
 import { createTarget } from '../../targets/create.js';
@@ -82,20 +80,7 @@ async function verifyListRedirects(
   lists: string[],
   opts: { baseUrl?: string; concurrency: number; json: boolean; signal: AbortSignal },
 ): Promise<number> {
-  const out: { list: string; checked: number; ok: number; skipped?: string; failed: RedirectCheckFailure[] }[] = [];
-  for (const list of lists) {
-    if (opts.signal.aborted) break;
-    const config = await storedConfig(session.store, list);
-    if (!config) throw new UserError(`${list}: not indexed yet; run mm2migrate migrate --list ${list} first`);
-    const { entries } = await redirectsFromState(session.store, session.cfg, list);
-    if (config.archive.private) {
-      // The new archive of a private list answers only to members: an anonymous check proves nothing.
-      out.push({ list, checked: 0, ok: 0, skipped: 'private archive: its pages need a login', failed: [] });
-      continue;
-    }
-    const r = await verifyRedirects(entries, { concurrency: opts.concurrency, timeoutMs: 15_000, baseUrlOverride: opts.baseUrl, signal: opts.signal });
-    out.push({ list, checked: r.checked, ok: r.ok, failed: r.failed });
-  }
+  const out = await checkListRedirects(session.store, session.cfg, lists, opts);
   const failed = out.reduce((n, l) => n + l.failed.length, 0);
   if (opts.json) process.stdout.write(JSON.stringify({ ok: failed === 0, lists: out }, null, 2) + '\n');
   else {

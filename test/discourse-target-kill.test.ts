@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { StateDb } from '../src/state/db.js';
+import { prng } from './helpers/prng.js';
 import { startDiscourseDouble, type DiscourseDouble } from './doubles/discourse-double.js';
 import { discourseConfig, KEY_ENV, tempDir } from './helpers/discourse-run.js';
 
@@ -24,16 +25,6 @@ beforeAll(async () => {
 }, 300_000);
 afterAll(() => d?.close());
 
-/** mulberry32, seeded so a failing sequence of kill moments can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function postsCreated(): number {
   return d.state.requestLog.filter((e) => e.method === 'POST' && e.path.startsWith('/posts') && e.status === 200 && !e.memoised).length;

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StateDb } from '../src/state/db.js';
 import { indexMbox } from '../src/state/index-mbox.js';
 import { Store } from '../src/state/store.js';
-import { prng } from './faults/proxy.js';
+import { prng } from './helpers/prng.js';
 import { ROOT, SAMPLE_LISTS, SAMPLE_ROOT } from './helpers/sample.js';
 
 const SEED = Number(process.env.MM2M_FUZZ_SEED ?? Math.floor(Math.random() * 1_000_000));

@@ -3,7 +3,6 @@
  * loopback): domain and list creation, settings and roster read back over REST for every sample
  * list, re-runs that change nothing, templates the core really resolves, and the errors.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -29,6 +28,7 @@ import { verifyMailman3Roster } from '../src/targets/mailman3/verify-roster.js';
 import type { ListContext } from '../src/targets/target.js';
 import { ROOT, sampleConfig, SAMPLE_LISTS } from './helpers/sample.js';
 import { startMailman3Stack, type Mailman3Stack } from './stack/mailman3-stack.js';
+import { mailmanShellJson } from './helpers/mailman-shell.js';
 
 // Unique per run: a reused stack keeps the domains and lists of earlier runs.
 const RUN = `${Date.now().toString(36)}${process.pid.toString(36)}`;
@@ -108,24 +108,7 @@ function coreTemplate(fqdn: string, name: string): Promise<string> {
     `print("TEMPLATE=" + json.dumps(getUtility(ITemplateLoader).get(${JSON.stringify(name)}, m)))`,
     '',
   ].join('\n');
-  const [command, ...args] = stack.mailmanCommand;
-  return new Promise((resolve, reject) => {
-    const child = spawn(command!, [...args, 'shell', '-l', fqdn], {
-      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', () => {
-      const line = out.split('\n').find((l) => l.includes('TEMPLATE='));
-      if (!line) reject(new Error(`mailman shell printed no template: ${out} ${err}`));
-      else resolve(JSON.parse(line.slice(line.indexOf('TEMPLATE=') + 9)) as string);
-    });
-    child.stdin.end(script);
-  });
+  return mailmanShellJson<string>(stack.mailmanCommand, ['-l', fqdn], script, 'TEMPLATE');
 }
 
 /** Files in the core's outgoing queues (virgin: notices, out: deliveries) that mention the list. */

@@ -8,7 +8,6 @@
  * README.md ("Parity with import21"). The archive half (hyperkitty_import vs the replay)
  * is tested by the archive engineer's parity test.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,6 +25,7 @@ import { createMailman3Env, type Mailman3Env } from '../src/targets/mailman3/env
 import type { ListContext } from '../src/targets/target.js';
 import { ROOT, SAMPLE_LISTS, SAMPLE_ROOT, sampleConfig } from './helpers/sample.js';
 import { startMailman3Stack, type Mailman3Stack } from './stack/mailman3-stack.js';
+import { mailmanShellJson } from './helpers/mailman-shell.js';
 
 const RUN = `${Date.now().toString(36)}${process.pid.toString(36)}`;
 const DOMAIN = `p${RUN}.parity.test`;
@@ -159,24 +159,7 @@ function coreTemplates(fqdns: string[]): Promise<Record<string, Record<string, s
     `print("TEMPLATES=" + json.dumps({f: {n: getUtility(ITemplateLoader).get(n, getUtility(IListManager).get(f)) for n in ${JSON.stringify(TEMPLATE_NAMES)}} for f in ${JSON.stringify(fqdns)}}))`,
     '',
   ].join('\n');
-  const [command, ...args] = stack.mailmanCommand;
-  return new Promise((resolve, reject) => {
-    const child = spawn(command!, [...args, 'shell'], {
-      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', () => {
-      const line = out.split('\n').find((l) => l.includes('TEMPLATES='));
-      if (!line) reject(new Error(`mailman shell printed no templates: ${out} ${err}`));
-      else resolve(JSON.parse(line.slice(line.indexOf('TEMPLATES=') + 10)) as Record<string, Record<string, string>>);
-    });
-    child.stdin.end(script);
-  });
+  return mailmanShellJson<Record<string, Record<string, string>>>(stack.mailmanCommand, [], script, 'TEMPLATES');
 }
 
 /** Values that only say when or under which name something was created. */

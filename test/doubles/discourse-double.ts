@@ -60,6 +60,7 @@ import { createState, isStaff, newApiKey, newUser, postRelativeUrl } from './dis
 import { MSG } from './discourse-text.js';
 import * as admin from './discourse-admin.js';
 import * as posts from './discourse-posts.js';
+import { prng } from '../helpers/prng.js';
 
 export type { DoubleState, SiteSettings, UserRecord, UserSeed } from './discourse-model.js';
 export type {
@@ -243,17 +244,6 @@ const ROUTES: Route[] = [
   },
 ];
 
-/** mulberry32: small deterministic PRNG for fault injection. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Auth {
   user: UserRecord | null;

@@ -17,6 +17,7 @@
  */
 import { createServer, request as httpRequest, Agent, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { prng } from '../helpers/prng.js';
 
 export const FAULT_KINDS = ['500', '502', '503', '429', 'timeout', 'timeout-after', 'reset', 'reset-after', 'slow'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -64,16 +65,6 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-/** mulberry32: small, fast, seeded. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
@@ -276,3 +267,4 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     },
   };
 }
+

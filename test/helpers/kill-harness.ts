@@ -7,10 +7,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { StateDb } from '../../src/state/db.js';
-import { prng } from '../faults/proxy.js';
+import { prng } from './prng.js';
 import { ROOT } from './sample.js';
 
-export { prng };
 
 export interface PhaseEvent {
   list: string;

@@ -1,9 +1,18 @@
-import { copyFile, mkdtemp, readdir, stat } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StateDb } from '../src/state/db.js';
 import { applyMigrations, MIGRATIONS_DIR, schemaVersion } from '../src/state/migrate.js';
+import { runCli } from './helpers/cli.js';
+import { SAMPLE_ROOT } from './helpers/sample.js';
+
+function sampleConfigJson(): Record<string, unknown> {
+  return {
+    source: { root: SAMPLE_ROOT, timeZone: 'UTC' },
+    target: { kind: 'discourse', url: 'http://127.0.0.1:9', apiKeyEnv: 'MM2M_RACE_UNUSED_KEY', apiUsername: 'admin' },
+  };
+}
 
 async function migrationFiles(): Promise<string[]> {
   return (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d+_[\w-]+\.sql$/.test(f)).sort();
@@ -20,6 +29,20 @@ describe('state database migrations', () => {
     expect(await applyMigrations(db)).toEqual([]);
     await db.close();
     expect((await stat(file)).mode & 0o077).toBe(0);
+  });
+
+  it('lets several runs open one fresh state file at once: each migration is applied exactly once', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mm2m-race-'));
+    const config = path.join(dir, 'config.json');
+    const state = path.join(dir, 'state.sqlite');
+    await writeFile(config, JSON.stringify({ ...sampleConfigJson(), state, reports: path.join(dir, 'reports') }));
+    // Separate processes, as when a cron job and an operator start runs together.
+    const runs = await Promise.all(Array.from({ length: 8 }, () => runCli(['status', '--config', config, '--json'])));
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    const db = await StateDb.open(state);
+    const recorded = await db.all<{ name: string }>('SELECT name FROM schema_migrations ORDER BY version');
+    expect(recorded.map((r) => `${r.name}`)).toEqual((await migrationFiles()).map((f) => f.replace(/^\d+_|\.sql$/g, '')));
+    await db.close();
   });
 
   it('upgrades an older state file in place and keeps its data', async () => {

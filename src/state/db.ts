@@ -37,7 +37,7 @@ export class StateDb {
       throw new UserError(`${file}: cannot open state database: ${err.message}`);
     });
     const state = new StateDb(db, file);
-    await state.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+    await state.exec('PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
     return state;
   }
 

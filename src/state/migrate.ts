@@ -16,25 +16,27 @@ export interface AppliedMigration {
  * last complete version.
  */
 export async function applyMigrations(db: StateDb, dir = MIGRATIONS_DIR): Promise<AppliedMigration[]> {
-  await db.exec(
-    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
-  );
-  const done = new Set((await db.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version));
   const files = (await readdir(dir)).filter((f) => /^\d+_[\w-]+\.sql$/.test(f)).sort();
+  // Several runs may open a fresh state file at once: each step re-checks the recorded version
+  // inside its write transaction, so only the first run applies it and the others skip it.
+  await db.transaction(() =>
+    db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)'),
+  );
   const applied: AppliedMigration[] = [];
   for (const file of files) {
     const version = Number.parseInt(file, 10);
-    if (done.has(version)) continue;
     const sql = await readFile(`${dir}/${file}`, 'utf8');
-    await db.transaction(async () => {
+    const didApply = await db.transaction(async () => {
+      if (await db.get('SELECT 1 FROM schema_migrations WHERE version = ?', [version])) return false;
       await db.exec(sql);
       await db.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
         version,
         file.replace(/^\d+_|\.sql$/g, ''),
         new Date().toISOString(),
       ]);
+      return true;
     });
-    applied.push({ version, name: file });
+    if (didApply) applied.push({ version, name: file });
   }
   return applied;
 }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { ListConfig } from '../mailman2/list-config.js';
 import { writePlan } from '../plan/write-plan.js';
@@ -7,6 +8,7 @@ import { renderListReport } from '../reports/html.js';
 import type { ListReport } from '../reports/model.js';
 import { ensureReportDir, writeReportFile } from '../reports/write.js';
 import type { Phase } from '../state/phases.js';
+import { busyMessage, claimList } from '../state/run-lock.js';
 import type { Store } from '../state/store.js';
 import type { ListContext, Target, TargetPlan, VerifyResult } from '../targets/target.js';
 import { runIndexPhase } from './index-phase.js';
@@ -57,8 +59,25 @@ export function listContext(env: Omit<JobEnv, 'dryRun'>, list: string, config: L
 export async function runListJob(env: JobEnv, list: string): Promise<ListOutcome> {
   const { store, cfg, progress, signal } = env;
   await store.ensureList(list);
-  await store.updateList(list, { status: 'running', error: null });
   const reportDir = await ensureReportDir(cfg.reports, list);
+  const claim = await claimList(store.db, list);
+  if (!claim.ok) {
+    // Another run owns the list, its state and its report: leave all three alone.
+    const error = busyMessage(list, claim.holder);
+    progress.log('error', error);
+    const report = await buildListReport(store, list, { config: null, target: cfg.target.kind, dryRun: env.dryRun, plan: null, verify: null });
+    return { list, ok: false, interrupted: false, report: { ...report, status: 'failed', error }, reportFile: path.join(reportDir, 'report.html') };
+  }
+  try {
+    return await runClaimedList(env, list, reportDir);
+  } finally {
+    await claim.release();
+  }
+}
+
+async function runClaimedList(env: JobEnv, list: string, reportDir: string): Promise<ListOutcome> {
+  const { store, cfg, progress, signal } = env;
+  await store.updateList(list, { status: 'running', error: null });
   let config: ListConfig | null = null;
   let plan: TargetPlan | null = null;
   let verify: VerifyResult | null = null;

@@ -1,4 +1,4 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { secretFromEnv } from '../../config/load.js';
 import { openSession, selectLists } from '../../pipeline/session.js';
@@ -82,14 +82,14 @@ export const redirectsCommand: Command = {
         case 'nginx': {
           const map = toNginx(entries);
           writerProblems.push(...map.problems);
-          written.push(await writeOutput(out!, map.mapFile), await writeOutput(`${out}.server.conf`, map.serverSnippet));
+          written.push(await writeOutput(out!, map.mapChunks()), await writeOutput(`${out}.server.conf`, map.serverSnippet));
           break;
         }
         case 'apache': {
           const mapPath = typeof values['map-path'] === 'string' ? values['map-path'] : out!;
           const map = toApache(entries, { mapPath });
           writerProblems.push(...map.problems);
-          written.push(await writeOutput(out!, map.rewriteMap), await writeOutput(`${out}.conf`, map.configSnippet));
+          written.push(await writeOutput(out!, map.rewriteMapChunks()), await writeOutput(`${out}.conf`, map.configSnippet));
           break;
         }
         case 'json': {
@@ -147,11 +147,19 @@ export const redirectsCommand: Command = {
   },
 };
 
-/** Written whole (temp file + rename); readable by the web server, which is why it is not owner-only. */
-async function writeOutput(file: string, content: string): Promise<string> {
+/**
+ * Written whole (temp file + rename: a web server reloading meanwhile never reads half a map); readable by the
+ * web server, which is why it is not owner-only. Pieces are written as they come, so a map is never held whole.
+ */
+async function writeOutput(file: string, content: string | Iterable<string>): Promise<string> {
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, content, { mode: 0o644 });
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    for (const piece of typeof content === 'string' ? [content] : content) await fh.write(piece);
+  } finally {
+    await fh.close();
+  }
   await rename(tmp, file);
   return file;
 }

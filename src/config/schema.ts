@@ -84,11 +84,12 @@ export const Mailman3TargetSchema = z
     templates: Mailman3TemplatesSchema.optional(),
     /**
      * How many messages are posted to HyperKitty at once. HyperKitty does its per-message work
-     * inside the request (or in its task queue right after), so the rate stops rising once every
-     * web worker is busy with one request queued behind it: measured on the test stack (2 gunicorn
-     * workers, 2 cores) at 4 (README, "The archive (HyperKitty)"). Raise it for a HyperKitty with more workers.
+     * inside the request, so the rate stops rising once every web worker is busy, and where that
+     * happens depends on its number of workers and on the load of its machine (on the test stack:
+     * 1–2 in flight when loaded, 4 when quiet). `auto` measures the rate while it raises the number
+     * and keeps the level at which it stops rising (at most 16); a number fixes it.
      */
-    replayConcurrency: z.number().int().min(1).max(64).default(4),
+    replayConcurrency: z.union([z.literal('auto'), z.number().int().min(1).max(64)], { error: 'expected "auto" or a whole number from 1 to 64' }).default('auto'),
   })
   .strict();
 

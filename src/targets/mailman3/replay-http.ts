@@ -1,9 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MessageSource } from '../../mailman2/message-source.js';
+import { AUTO_CONCURRENCY_MAX, ConcurrencyTuner, FixedConcurrency, runPool, type ConcurrencyStep } from '../../pipeline/concurrency-tuner.js';
 import { UserError, type Problem } from '../../problems.js';
 import type { ListContext } from '../target.js';
-import type { HyperKittyClient } from './hyperkitty-client.js';
+import type { ArchiveOutcome, HyperKittyClient } from './hyperkitty-client.js';
 import { prepareMessage, replayRows, type ReplayRow } from './prepare-message.js';
 
 export const ARCHIVE_PHASE = 'archive';
@@ -14,7 +15,8 @@ export interface HttpReplayOptions {
   client: HyperKittyClient;
   /** HyperKitty's list name (list@domain). */
   fqdn: string;
-  concurrency: number;
+  /** Messages posted at once; `auto` finds the level at which HyperKitty saturates and keeps it there. */
+  concurrency: number | 'auto';
 }
 
 export interface ReplayStats {
@@ -30,12 +32,17 @@ export interface ReplayStats {
   /** True when ctx.signal stopped the replay before every message was sent. */
   stopped: boolean;
   seconds: number;
+  /** The number of messages in flight the replay kept (for `auto`, the level held longest); 0 when nothing was sent. */
+  concurrencySettled: number;
+  /** For `auto`: the levels tried, in order, with the rate measured at each (first and last visits of a long run). */
+  concurrencyTrace: ConcurrencyStep[];
   problems: Problem[];
 }
 
 /**
  * The HTTP path: posts every message of the list to HyperKitty's archiver endpoint, in replay order,
- * `concurrency` at a time, but never a reply before its parent was answered (HyperKitty threads a
+ * `concurrency` at a time (for `auto`, as many as HyperKitty can take: see pipeline/concurrency-tuner),
+ * but never a reply before its parent was answered (HyperKitty threads a
  * message only under a parent it already has). Journal: `pending` before each request, `done` with
  * the URL after; a message whose row is `done` is not sent again, a `pending` one is simply re-sent
  * (HyperKitty keeps one message per Message-ID and answers a repeat with the existing URL). When
@@ -50,7 +57,8 @@ export async function replayOverHttp(ctx: ListContext, opts: HttpReplayOptions):
   );
   const todo = rows.filter((r) => !done.has(r.target_message_id));
   const stats: ReplayStats = {
-    total: rows.length, skipped: rows.length - todo.length, accepted: 0, refused: 0, urlMismatches: 0, stopped: false, seconds: 0, problems: [],
+    total: rows.length, skipped: rows.length - todo.length, accepted: 0, refused: 0, urlMismatches: 0, stopped: false, seconds: 0,
+    concurrencySettled: 0, concurrencyTrace: [], problems: [],
   };
   if (!todo.length) {
     ctx.progress(rows.length, rows.length, 'archive messages');
@@ -62,15 +70,24 @@ export async function replayOverHttp(ctx: ListContext, opts: HttpReplayOptions):
 
   const position = new Map(todo.map((r, i) => [r.ordinal, i]));
   const settled = todo.map(() => deferred());
-  let next = 0;
-  let failure: unknown = null;
+  const limiter = opts.concurrency === 'auto' ? new ConcurrencyTuner({ max: AUTO_CONCURRENCY_MAX }) : new FixedConcurrency(Math.max(1, opts.concurrency));
+  let failure: { error: unknown } | null = null;
   let progressed = stats.skipped;
   ctx.progress(progressed, rows.length, 'archive messages');
 
   const sendOne = async (row: ReplayRow): Promise<void> => {
     const prepared = prepareMessage(await source.message(row.offset, row.length), row);
     await store.journalPending(list, ARCHIVE_PHASE, ARCHIVE_OP, row.target_message_id);
-    const outcome = await opts.client.archive(opts.fqdn, prepared.raw);
+    const ticket = limiter.begin();
+    let outcome: ArchiveOutcome;
+    try {
+      outcome = await opts.client.archive(opts.fqdn, prepared.raw);
+    } catch (err) {
+      limiter.end(ticket, 'overload');
+      throw err;
+    }
+    // The client retries 5xx, 429 and timeouts: a retried message means HyperKitty had more than it could take.
+    limiter.end(ticket, outcome.attempts > 1 ? 'overload' : 'ok');
     const detail = {
       path: 'http',
       ordinal: row.ordinal,
@@ -104,35 +121,33 @@ export async function replayOverHttp(ctx: ListContext, opts: HttpReplayOptions):
     });
   };
 
-  const worker = async (): Promise<void> => {
-    for (;;) {
-      if (ctx.signal.aborted || failure) return;
-      const i = next++;
-      if (i >= todo.length) return;
-      const row = todo[i]!;
-      try {
-        const parentAt = row.parent_ordinal === null ? undefined : position.get(row.parent_ordinal);
-        // Earlier in the order means another worker holds it; a later parent (never produced by
-        // the threading) is not waited for, so the pool cannot deadlock.
-        if (parentAt !== undefined && parentAt < i) await settled[parentAt]!.promise;
-        if (ctx.signal.aborted || failure) return;
-        await sendOne(row);
-        ctx.progress(++progressed, rows.length, 'archive messages');
-      } catch (err) {
-        failure ??= err;
-        return;
-      } finally {
-        settled[i]!.resolve();
-      }
+  const stopping = (): boolean => ctx.signal.aborted || failure !== null;
+  const replayOne = async (i: number): Promise<void> => {
+    const row = todo[i]!;
+    try {
+      const parentAt = row.parent_ordinal === null ? undefined : position.get(row.parent_ordinal);
+      // Earlier in the order means another worker holds it; a later parent (never produced by
+      // the threading) is not waited for, so the pool cannot deadlock.
+      if (parentAt !== undefined && parentAt < i) await settled[parentAt]!.promise;
+      if (stopping()) return;
+      await sendOne(row);
+      ctx.progress(++progressed, rows.length, 'archive messages');
+    } catch (error) {
+      failure ??= { error };
+    } finally {
+      settled[i]!.resolve();
     }
   };
 
   try {
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency, todo.length)) }, () => worker()));
+    await runPool(todo.length, () => limiter.limit, replayOne, stopping);
   } finally {
     await source.close();
   }
-  if (failure) throw failure;
+  if (failure) throw (failure as { error: unknown }).error;
+  const concurrency = limiter.report();
+  stats.concurrencySettled = concurrency.settled;
+  stats.concurrencyTrace = concurrency.steps;
   stats.stopped = stats.skipped + stats.accepted + stats.refused < rows.length;
   return finish();
 

@@ -212,7 +212,7 @@ export function buildRows(rec: Records, sizes: Sizes, quick: boolean): { rows: R
 /** The Mailman 3 archive paths against the real stack (bench/measure/mailman3.ts). */
 function mailman3Rows(r: MeasurementRecord | undefined, rows: Row[], goals: Record<string, GoalVerdict>): void {
   const httpGoal = '≥ 90 % of the best observed';
-  const serverGoal = '≥ 1.0× hyperkitty_import, keeps ≥ it';
+  const serverGoal = '≥ 1.0× hyperkitty_import (+ its index update), keeps ≥ it';
   if (!ok(r)) {
     if (r) rows.push(notMeasured(r, 'Mailman 3 archive paths (real stack)', `${httpGoal}; ${serverGoal}`));
     const note = r?.note;
@@ -221,47 +221,54 @@ function mailman3Rows(r: MeasurementRecord | undefined, rows: Row[], goals: Reco
     return;
   }
   const f = r.figures as {
-    generated: number; replayable: number; levelSeconds: number; defaultConcurrency: number;
+    generated: number; replayable: number; levelSeconds: number; defaultConcurrency: number | 'auto';
     http: { concurrency: number; perSecond: number; accepted: number; refused: number; archived: number; stopped: boolean }[];
-    official: { seconds: number; kept: number; perSecond: number; indexSeconds: number };
+    httpAuto?: { perSecond: number; settled: number; shareOfBestFixed: number; refused: number; accepted: number; archived: number };
+    official: { seconds: number; kept: number; perSecond: number; indexSeconds: number; totalSeconds?: number };
     server: { seconds: number; kept: number; perSecond: number; missing: number };
+    comparison?: { ratio: number; ratioToImportAlone: number };
+    rounds?: number;
     plan: { recommended: 'http' | 'server'; httpSeconds: number; serverSeconds: number };
   };
   const best = f.http.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
-  const chosen = f.http.find((h) => h.concurrency === f.defaultConcurrency) ?? best;
+  const fixed = f.http.find((h) => h.concurrency === f.defaultConcurrency);
+  const auto = f.defaultConcurrency === 'auto' ? f.httpAuto : undefined;
+  const chosen = auto ? { label: `auto (the default; settled at ${auto.settled})`, perSecond: auto.perSecond } : { label: `${(fixed ?? best).concurrency} (the default)`, perSecond: (fixed ?? best).perSecond };
   const share = chosen.perSecond / best.perSecond;
-  const lost = f.http.reduce((n, h) => n + h.refused + Math.max(0, h.accepted - h.archived), 0);
+  const lost = [...f.http, ...(f.httpAuto ? [f.httpAuto] : [])].reduce((n, h) => n + h.refused + Math.max(0, h.accepted - h.archived), 0);
   rows.push({
     measurement: `Mailman 3 HTTP replay by concurrency (${f.levelSeconds} s each)`,
-    figure: `${f.http.map((h) => `${h.concurrency}: ${h.perSecond.toFixed(1)}`).join(', ')} msg/s (${lost} refused or not archived)`,
+    figure: `${f.http.map((h) => `${h.concurrency}: ${h.perSecond.toFixed(1)}`).join(', ')}${f.httpAuto ? `, auto: ${f.httpAuto.perSecond.toFixed(1)}` : ''} msg/s (${lost} refused or not archived)`,
     goal: '—',
     verdict: `server saturates at ${best.concurrency} (${best.perSecond.toFixed(1)} msg/s)`,
   });
   rows.push({
-    measurement: `Mailman 3 HTTP replay at concurrency ${chosen.concurrency} (the default)`,
+    measurement: `Mailman 3 HTTP replay at concurrency ${chosen.label}`,
     figure: `${chosen.perSecond.toFixed(1)} msg/s`,
     goal: httpGoal,
-    verdict: `${(share * 100).toFixed(0)} % of best: ${verdict(share >= 0.9)}`,
+    verdict: `${(share * 100).toFixed(0)} % of the best fixed level: ${verdict(share >= 0.9)}`,
   });
-  goals.mailman3Http = { goal: `HTTP replay ${httpGoal} of what HyperKitty absorbs`, value: share, unit: 'share', met: share >= 0.9, note: `concurrency ${chosen.concurrency}: ${chosen.perSecond.toFixed(2)} msg/s; best ${best.perSecond.toFixed(2)} at ${best.concurrency}` };
+  goals.mailman3Http = { goal: `HTTP replay ${httpGoal} of what HyperKitty absorbs`, value: share, unit: 'share', met: share >= 0.9, note: `concurrency ${chosen.label}: ${chosen.perSecond.toFixed(2)} msg/s; best fixed ${best.perSecond.toFixed(2)} at ${best.concurrency}` };
 
+  const officialTotal = f.official.totalSeconds ?? f.official.seconds + f.official.indexSeconds;
+  const runs = f.rounds && f.rounds > 1 ? `, mean of ${f.rounds} alternating runs` : '';
   rows.push({
-    measurement: `hyperkitty_import of the original mbox (${int(f.generated)} entries)`,
-    figure: `${f.official.perSecond.toFixed(1)} msg/s (${f.official.seconds.toFixed(1)} s; + update_index_one_list ${f.official.indexSeconds.toFixed(1)} s), kept ${int(f.official.kept)} (index: ${int(f.replayable)} replayable)`,
+    measurement: `official: hyperkitty_import + update_index_one_list (${int(f.generated)} entries)`,
+    figure: `${officialTotal.toFixed(1)} s (import ${f.official.seconds.toFixed(1)} + index ${f.official.indexSeconds.toFixed(1)}${runs}), kept ${int(f.official.kept)} (index: ${int(f.replayable)} replayable)`,
     goal: 'baseline',
     verdict: '—',
   });
-  const ratio = f.server.perSecond / f.official.perSecond;
-  // Like for like: the server-side path also updates the full-text index.
-  const withIndex = (f.official.seconds + f.official.indexSeconds) / f.server.seconds;
+  // Like for like: both include the search index update (the documented procedure runs it).
+  const ratio = f.comparison?.ratio ?? officialTotal / f.server.seconds;
+  const importAlone = f.comparison?.ratioToImportAlone ?? f.official.seconds / f.server.seconds;
   const keptEnough = f.server.kept >= f.official.kept && f.server.missing === 0;
   rows.push({
-    measurement: 'server-side path (cleaned mbox + hyperkitty_import + index + read-back)',
-    figure: `${f.server.perSecond.toFixed(1)} msg/s (${f.server.seconds.toFixed(1)} s), kept ${int(f.server.kept)} of ${int(f.replayable)}, ${f.server.missing} missing`,
+    measurement: 'server-side path (cleaned mbox + import + index + read-back + journal)',
+    figure: `${f.server.seconds.toFixed(1)} s, kept ${int(f.server.kept)} of ${int(f.replayable)}, ${f.server.missing} missing`,
     goal: serverGoal,
-    verdict: `${ratio.toFixed(2)}× hyperkitty_import (${withIndex.toFixed(2)}× with its index update), kept ${f.server.kept >= f.official.kept ? '≥' : '<'} its ${int(f.official.kept)}: ${verdict(ratio >= 1 && keptEnough)}`,
+    verdict: `${ratio.toFixed(2)}× the official procedure (${importAlone.toFixed(2)}× hyperkitty_import alone), kept ${f.server.kept >= f.official.kept ? '≥' : '<'} its ${int(f.official.kept)}: ${verdict(ratio >= 1 && keptEnough)}`,
   });
-  goals.mailman3Server = { goal: `server-side path ${serverGoal}`, value: ratio, unit: '× hyperkitty_import', met: ratio >= 1 && keptEnough, note: `kept ${f.server.kept} vs ${f.official.kept}; ${withIndex.toFixed(2)}× hyperkitty_import + update_index_one_list` };
+  goals.mailman3Server = { goal: `server-side path ${serverGoal}`, value: ratio, unit: '× hyperkitty_import + update_index_one_list', met: ratio >= 1 && keptEnough, note: `kept ${f.server.kept} vs ${f.official.kept}; ${importAlone.toFixed(2)}× hyperkitty_import alone` };
 
   const httpSeconds = f.replayable / best.perSecond;
   const measuredFaster = f.server.seconds < httpSeconds ? 'server' : 'http';

@@ -1,8 +1,15 @@
 /**
  * The archive paths into a real Mailman 3 + HyperKitty (test/stack): the HTTP replay
- * (replayOverHttp) at several concurrencies, the official `hyperkitty_import --since 1970-01-01` of
- * the ORIGINAL mbox, and the server-side path (replayOnServer run through a local command: cleaned
- * mbox + hyperkitty_import + update_index_one_list + read-back), each into a fresh public list.
+ * (replayOverHttp) at several fixed concurrencies and with `auto`, then the official procedure
+ * against our server-side path, like for like:
+ *  - official: `hyperkitty_import --since 1970-01-01` of the ORIGINAL mbox, then
+ *    `update_index_one_list` (the documented procedure: hyperkitty_import leaves the full-text
+ *    index alone), each timed as the admin runs it (its own Django start-up included);
+ *  - ours: replayOnServer run through a local command, everything included: cleaned mbox, the
+ *    server process (import, sender links, index update, read-back) and the journal.
+ * Both write into the same shared Whoosh index, whose cost per message grows with its segment count
+ * and jumps when a commit merges segments; so they alternate official, ours, ours, official
+ * (--rounds 2, each round a fresh list) and the ratio is of the summed times.
  *
  * The generated mbox is indexed and threaded once (not timed); each HTTP level gets a copy of that
  * state database, so its journal is empty. An HTTP level stops after --level-seconds (ctx.signal:
@@ -46,7 +53,9 @@ runMeasurement(async () => {
   const levelSeconds = numberFlag(f, 'level-seconds', 60);
   const seed = numberFlag(f, 'seed', 1);
   const levels = (f.get('levels') ?? '1,2,4,8').split(',').map(Number);
+  const rounds = numberFlag(f, 'rounds', 2);
   if (levels.some((l) => !Number.isInteger(l) || l < 1)) throw new Error(`--levels must be whole numbers ≥ 1, got ${f.get('levels')}`);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number ≥ 1, got ${f.get('rounds')}`);
 
   await placeStackFiles();
   let stack: Mailman3Stack;
@@ -138,10 +147,11 @@ runMeasurement(async () => {
       return { ctx: { list: LIST, config, store, cfg, reportDir, signal, progress: () => undefined }, close: () => store.db.close() };
     };
 
-    // (1) HTTP replay, one fresh list per concurrency.
+    // (1) HTTP replay, one fresh list per concurrency, then `auto`.
     const http: Record<string, unknown>[] = [];
-    let defaultConcurrency = 0;
-    for (const concurrency of levels) {
+    let httpAuto: Record<string, unknown> = {};
+    let defaultConcurrency: number | 'auto' = 0;
+    for (const concurrency of [...levels, 'auto' as const]) {
       const cfg = await cfgFor(`http-c${concurrency}`);
       defaultConcurrency = (cfg.target as Mailman3TargetConfig).replayConcurrency;
       const stop = new AbortController();
@@ -154,47 +164,106 @@ runMeasurement(async () => {
         clearTimeout(timer);
         const kept = await archived(fqdn);
         const perSecond = stats.accepted / stats.seconds;
-        http.push({ concurrency, perSecond, accepted: stats.accepted, refused: stats.refused, seconds: stats.seconds, stopped: stats.stopped, archived: kept, load1 });
-        log(`HTTP concurrency ${concurrency}: ${perSecond.toFixed(2)} msg/s (${stats.accepted} in ${stats.seconds.toFixed(1)} s, ${stats.refused} refused, ${kept} archived, load ${load1.toFixed(1)})`);
+        const row = { concurrency, perSecond, accepted: stats.accepted, refused: stats.refused, seconds: stats.seconds, stopped: stats.stopped, archived: kept, load1 };
+        if (concurrency === 'auto') {
+          const best = Math.max(...http.map((h) => h.perSecond as number));
+          httpAuto = { ...row, settled: stats.concurrencySettled, trace: stats.concurrencyTrace, shareOfBestFixed: perSecond / best };
+          log(`HTTP auto: ${perSecond.toFixed(2)} msg/s, settled at ${stats.concurrencySettled} (${((perSecond / best) * 100).toFixed(0)} % of the best fixed level; ${stats.accepted} in ${stats.seconds.toFixed(1)} s, ${kept} archived, load ${load1.toFixed(1)})`);
+        } else {
+          http.push(row);
+          log(`HTTP concurrency ${concurrency}: ${perSecond.toFixed(2)} msg/s (${stats.accepted} in ${stats.seconds.toFixed(1)} s, ${stats.refused} refused, ${kept} archived, load ${load1.toFixed(1)})`);
+        }
       } finally {
         await close();
       }
     }
 
-    // (2) The official importer on the original mbox.
-    let official: Record<string, unknown>;
-    {
-      const fqdn = await createList('official');
+    // (2) The official procedure and (3) our server-side path, alternating.
+    const officialRuns: { seconds: number; indexSeconds: number; kept: number }[] = [];
+    const serverRuns: { seconds: number; kept: number; written: number; imported: number; missing: number; problems: number; indexer: string | null; timings: Record<string, number> }[] = [];
+    const runOfficial = async (n: number): Promise<void> => {
+      const fqdn = await createList(`official${n}`);
       const t = performance.now();
       const res = await stack.runManage(['hyperkitty_import', '--since', '1970-01-01', '-l', fqdn, mbox], { timeoutMs: 3_600_000 });
       const seconds = (performance.now() - t) / 1000;
       if (res.code !== 0) throw new Error(`hyperkitty_import exited ${res.code}: ${res.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-      const kept = await archived(fqdn);
-      // hyperkitty_import leaves the full-text index alone; the server-side path also runs this, so
-      // it is timed here too for a like-for-like figure.
       const ti = performance.now();
       const indexed = await stack.runManage(['update_index_one_list', fqdn], { timeoutMs: 3_600_000 });
       const indexSeconds = (performance.now() - ti) / 1000;
       if (indexed.code !== 0) throw new Error(`update_index_one_list exited ${indexed.code}: ${indexed.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-      official = { seconds, kept, perSecond: gen.messages / seconds, indexSeconds };
-      log(`hyperkitty_import: ${seconds.toFixed(1)} s (+ ${indexSeconds.toFixed(1)} s update_index_one_list), kept ${kept} of ${gen.messages} mbox entries`);
-    }
-
-    // (3) The server-side path through a local command.
-    let server: Record<string, unknown>;
-    {
-      const cfg = await cfgFor('server', { archivePath: 'server', serverCommand: [], serverImport: { manage: stack.manageCommand, tmpDir: '/tmp' } });
+      const kept = await archived(fqdn);
+      officialRuns.push({ seconds, indexSeconds, kept });
+      log(`official ${n}: hyperkitty_import ${seconds.toFixed(1)} s + update_index_one_list ${indexSeconds.toFixed(1)} s = ${(seconds + indexSeconds).toFixed(1)} s, kept ${kept} of ${gen.messages} mbox entries`);
+    };
+    const runServer = async (n: number): Promise<void> => {
+      const cfg = await cfgFor(`server${n}`, { archivePath: 'server', serverCommand: [], serverImport: { manage: stack.manageCommand, tmpDir: '/tmp' } });
       const { ctx, close } = await open(cfg, new AbortController().signal);
       try {
-        const fqdn = await createList('server');
+        const fqdn = await createList(`server${n}`);
         const stats = await replayOnServer(ctx, { client, fqdn, target: cfg.target as Mailman3TargetConfig, privateArchive: false });
         const kept = await archived(fqdn);
-        server = { seconds: stats.seconds, kept, written: stats.written, imported: stats.imported, missing: stats.missing, perSecond: replayable / stats.seconds, problems: stats.problems.length };
-        log(`server-side path: ${stats.seconds.toFixed(1)} s, kept ${kept} (${stats.missing} missing)`);
+        const timings = Object.fromEntries(Object.entries(stats.timings).map(([k, v]) => [k, Number(v.toFixed(3))]));
+        serverRuns.push({ seconds: stats.seconds, kept, written: stats.written, imported: stats.imported, missing: stats.missing, problems: stats.problems.length, indexer: stats.indexer, timings });
+        const tm = stats.timings;
+        log(`ours ${n}: ${stats.seconds.toFixed(1)} s (import ${tm.import.toFixed(1)}, index ${tm.index.toFixed(1)} [${stats.indexer}], server process ${tm.server.toFixed(1)}, mbox ${tm.cleanedMbox.toFixed(1)}, journal ${tm.journal.toFixed(1)}), kept ${kept} (${stats.missing} missing)`);
       } finally {
         await close();
       }
+    };
+    for (let round = 1; round <= rounds; round++) {
+      // ABBA: what the growing shared index costs the later runs falls on both paths alike.
+      if (round % 2 === 1) {
+        await runOfficial(round);
+        await runServer(round);
+      } else {
+        await runServer(round);
+        await runOfficial(round);
+      }
     }
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const officialImport = mean(officialRuns.map((r) => r.seconds));
+    const officialIndex = mean(officialRuns.map((r) => r.indexSeconds));
+    const serverSeconds = mean(serverRuns.map((r) => r.seconds));
+    // Rates over the same input (the mbox's entries), so their ratio is the ratio of the times.
+    const official = {
+      seconds: officialImport,
+      indexSeconds: officialIndex,
+      totalSeconds: officialImport + officialIndex,
+      kept: Math.min(...officialRuns.map((r) => r.kept)),
+      importPerSecond: gen.messages / officialImport,
+      perSecond: gen.messages / (officialImport + officialIndex),
+      runs: officialRuns,
+    };
+    const server = {
+      seconds: serverSeconds,
+      kept: Math.min(...serverRuns.map((r) => r.kept)),
+      written: serverRuns[0]!.written,
+      imported: Math.min(...serverRuns.map((r) => r.imported)),
+      missing: Math.max(...serverRuns.map((r) => r.missing)),
+      problems: Math.max(...serverRuns.map((r) => r.problems)),
+      perSecond: gen.messages / serverSeconds,
+      importSeconds: mean(serverRuns.map((r) => r.timings.import ?? 0)),
+      indexSeconds: mean(serverRuns.map((r) => r.timings.index ?? 0)),
+      runs: serverRuns,
+    };
+    const comparison = {
+      basis: 'official = hyperkitty_import + update_index_one_list (each with its Django start-up); ours = the whole replayOnServer (cleaned mbox, import, sender links, index, read-back, journal); means over alternating runs',
+      ratio: official.totalSeconds / server.seconds,
+      ratioToImportAlone: official.seconds / server.seconds,
+      indexShareOfficial: official.indexSeconds / official.totalSeconds,
+      indexShareOurs: server.indexSeconds / server.seconds,
+    };
+    log(`like for like: official ${official.totalSeconds.toFixed(1)} s (import ${official.seconds.toFixed(1)} + index ${official.indexSeconds.toFixed(1)}) vs ours ${server.seconds.toFixed(1)} s (import ${server.importSeconds.toFixed(1)} + index ${server.indexSeconds.toFixed(1)} + the rest): ${comparison.ratio.toFixed(2)}× (${comparison.ratioToImportAlone.toFixed(2)}× hyperkitty_import alone); kept ${server.kept} vs ${official.kept}`);
+    const auto = httpAuto as { perSecond?: number; settled?: number; shareOfBestFixed?: number };
+    const bestFixed = http.reduce((a, b) => ((b.perSecond as number) > (a.perSecond as number) ? b : a));
+    const table: [string, string][] = [
+      ...http.map((h): [string, string] => [`HTTP replay, concurrency ${h.concurrency as number}`, `${(h.perSecond as number).toFixed(1)} msg/s`]),
+      ['HTTP replay, concurrency auto', `${auto.perSecond?.toFixed(1)} msg/s, settled at ${auto.settled}: ${((auto.shareOfBestFixed ?? 0) * 100).toFixed(0)} % of the best fixed level (${bestFixed.concurrency as number})`],
+      ['official: hyperkitty_import + update_index_one_list', `${official.totalSeconds.toFixed(1)} s (${official.seconds.toFixed(1)} + ${official.indexSeconds.toFixed(1)}), ${official.perSecond.toFixed(1)} msg/s, kept ${official.kept} of ${gen.messages}`],
+      ['ours: server-side path, all included', `${server.seconds.toFixed(1)} s, ${server.perSecond.toFixed(1)} msg/s, kept ${server.kept} of ${replayable} replayable, ${server.missing} missing`],
+      ['ratio (official time ÷ ours)', `${comparison.ratio.toFixed(2)}× (vs hyperkitty_import alone ${comparison.ratioToImportAlone.toFixed(2)}×)`],
+    ];
+    for (const [k, v] of table) log(`${k.padEnd(52)} ${v}`);
 
     const plan = estimateArchivePaths(replayable, true);
     return {
@@ -204,8 +273,11 @@ runMeasurement(async () => {
       levelSeconds,
       defaultConcurrency,
       http,
+      httpAuto,
+      rounds,
       official,
       server,
+      comparison,
       plan: { recommended: plan.recommended, httpSeconds: plan.httpSeconds, serverSeconds: plan.serverSeconds },
       stackReused: stack.reused,
     };

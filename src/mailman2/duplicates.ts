@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { scanHeaders, type HeaderScan } from './message-meta.js';
+import { headerText, scanHeaders, type HeaderScan } from './message-meta.js';
 
 /**
  * Duplicate Message-IDs in an archive come in two kinds that need opposite handling:
@@ -29,10 +29,33 @@ const VOLATILE_EXACT = new Set([
 ]);
 const VOLATILE_PREFIXES = ['list-', 'x-spam', 'x-virus', 'arc-', 'x-ms-exchange-', 'x-mailman-'];
 
+const volatileNames = new Map<string, boolean>();
+
 function isVolatile(name: string): boolean {
-  if (VOLATILE_EXACT.has(name)) return true;
-  for (const p of VOLATILE_PREFIXES) if (name.startsWith(p)) return true;
-  return false;
+  let v = volatileNames.get(name);
+  if (v === undefined) {
+    v = VOLATILE_EXACT.has(name) || VOLATILE_PREFIXES.some((p) => name.startsWith(p));
+    // Field names repeat across an archive; the bound only guards against hostile input.
+    if (volatileNames.size < 4096) volatileNames.set(name, v);
+  }
+  return v;
+}
+
+/** Sorts like `Array.prototype.sort()` does strings; in place, without sort's scratch copy for the usual dozen fields. */
+function sortStrings(a: string[]): void {
+  if (a.length > 32) {
+    a.sort();
+    return;
+  }
+  for (let i = 1; i < a.length; i++) {
+    const v = a[i]!;
+    let j = i - 1;
+    while (j >= 0 && a[j]! > v) {
+      a[j + 1] = a[j]!;
+      j--;
+    }
+    a[j + 1] = v;
+  }
 }
 
 /**
@@ -46,16 +69,17 @@ export function stableContentHash(raw: Buffer, scan?: HeaderScan): string {
     scan = undefined;
   }
   scan ??= scanHeaders(text);
+  const head = headerText(text, scan);
   const kept: string[] = [];
   for (const f of scan.fields) {
-    if (!isVolatile(f.name)) kept.push(text.toString('latin1', f.start, f.end).replace(/\n$/, ''));
+    if (!isVolatile(f.name)) kept.push(head.slice(f.start, f.end > f.start && head.charCodeAt(f.end - 1) === 0x0a ? f.end - 1 : f.end));
   }
-  kept.sort();
+  sortStrings(kept);
   let bodyEnd = text.length;
   while (bodyEnd > scan.bodyStart && (text[bodyEnd - 1] === 0x0a || text[bodyEnd - 1] === 0x20 || text[bodyEnd - 1] === 0x09)) bodyEnd--;
   const h = createHash('sha1');
   h.update(kept.join('\n'), 'latin1');
-  h.update('\n\n');
+  h.update('\n\n', 'latin1');
   h.update(text.subarray(scan.bodyStart, bodyEnd));
   return h.digest('hex');
 }

@@ -73,6 +73,7 @@ const LF = 0x0a;
 const DECIDE_BYTES = 4096;
 const NL_FROM = Buffer.from('\nFrom ', 'latin1');
 const NL_ESCAPED_FROM = Buffer.from('\n>From ', 'latin1');
+const ESCAPED_FROM = Buffer.from('>From ', 'latin1');
 const FROM_ = Buffer.from('From ', 'latin1');
 
 // Python 2's \s and \w on byte strings (no LOCALE/UNICODE flag): ASCII only.
@@ -130,12 +131,13 @@ export function unescapeFromLines(raw: Buffer): Buffer {
   return out;
 }
 
+/** Lines starting ">From " (at the start or after a LF). '>' is rarer than LF, so the search for it is faster. */
 function countEscaped(raw: Buffer): number {
-  let n = raw.length >= 6 && raw[0] === 0x3e && raw.subarray(1, 6).equals(FROM_) ? 1 : 0;
-  let i = raw.indexOf(NL_ESCAPED_FROM);
+  let n = 0;
+  let i = raw.indexOf(ESCAPED_FROM);
   while (i >= 0) {
-    n++;
-    i = raw.indexOf(NL_ESCAPED_FROM, i + 6);
+    if (i === 0 || raw[i - 1] === LF) n++;
+    i = raw.indexOf(ESCAPED_FROM, i + 1);
   }
   return n;
 }
@@ -179,6 +181,15 @@ interface Pending {
  * message being assembled. Never throws on content; unreadable files raise UserError.
  */
 export async function* readMbox(path: string, opts: ReadMboxOptions = {}): AsyncGenerator<MboxMessage> {
+  for await (const messages of readMboxBatches(path, opts)) yield* messages;
+}
+
+/**
+ * readMbox, one array per chunk read (never empty): the same messages in the same order. Each
+ * step of an async generator costs a few promises (and AsyncLocalStorage's hook on each), per
+ * message that is measurable at ~30,000 messages a second.
+ */
+export async function* readMboxBatches(path: string, opts: ReadMboxOptions = {}): AsyncGenerator<MboxMessage[]> {
   const timeZone = opts.timeZone ?? 'UTC';
   try {
     assertTimeZone(timeZone);
@@ -208,11 +219,16 @@ export async function* readMbox(path: string, opts: ReadMboxOptions = {}): Async
   let total = 0;
   let cur: Pending = { offset: startOffset, envelope: null, parts: [], unescaped: 0 };
 
+  // One context for every message: parseMessageMeta reads it while it runs and keeps no reference.
+  const ctx: MessageMetaContext = { ...opts, envelope: null, ordinal: 0, offset: 0, file: path };
   const finish = (p: Pending, end: number, extra: Problem[]): MboxMessage | null => {
-    const raw = Buffer.concat(p.parts);
+    // A message within one window is a view of it (no copy); the window stays alive as long as it.
+    const raw = p.parts.length === 1 ? p.parts[0]! : Buffer.concat(p.parts);
     if (!p.envelope && raw.length === 0) return null;
     if (!p.envelope && /^\s*$/.test(raw.toString('latin1'))) return null; // blank lines before the first From_
-    const ctx: MessageMetaContext = { ...opts, envelope: p.envelope, ordinal, offset: p.offset, file: path };
+    ctx.envelope = p.envelope;
+    ctx.ordinal = ordinal;
+    ctx.offset = p.offset;
     const headerScan = scanHeaders(raw);
     const meta = parseMessageMeta(raw, ctx, headerScan);
     const where = `${path} message #${ordinal} at byte ${p.offset}`;
@@ -336,9 +352,10 @@ export async function* readMbox(path: string, opts: ReadMboxOptions = {}): Async
       const c: Buffer | null = carry;
       const win = c ? Buffer.concat([c, buf]) : buf;
       carry = null;
-      for (const msg of scan(win, false)) {
-        if (fileProblems.length) msg.problems.unshift(...fileProblems.splice(0));
-        yield msg;
+      const done = scan(win, false);
+      if (done.length) {
+        if (fileProblems.length) done[0]!.problems.unshift(...fileProblems.splice(0));
+        yield done;
       }
     }
   } catch (err) {
@@ -370,8 +387,8 @@ export async function* readMbox(path: string, opts: ReadMboxOptions = {}): Async
   const last = finish(cur, base, extra);
   const all = last ? [...completed, last] : completed;
   if (!last && extra.length && all.length) all[all.length - 1]!.problems.push(...extra);
-  for (const msg of all) {
-    if (fileProblems.length) msg.problems.unshift(...fileProblems.splice(0));
-    yield msg;
+  if (all.length) {
+    if (fileProblems.length) all[0]!.problems.unshift(...fileProblems.splice(0));
+    yield all;
   }
 }

@@ -333,23 +333,33 @@ export function chooseMessageDate(c: DateCandidates, zone = 'UTC', now: Date = n
     ['received', c.received == null ? null : receivedDateText(c.received)],
     ['envelope', c.envelopeIso],
   ];
+  // Candidates are parsed when first needed: usually the Date and the next stamp decide.
   const parsed = texts.map(([source, text]) => {
-    const value = text == null || text.trim() === '' ? null : text.trim();
-    return { source, text: value, ms: value === null ? null : (parseMailDate(value, zone)?.epochMs ?? null) };
+    const value = text == null ? null : text.trim();
+    return { source, text: value === '' ? null : value, ms: undefined as number | null | undefined };
   });
+  const msOf = (p: (typeof parsed)[number]): number | null => {
+    if (p.ms === undefined) p.ms = p.text === null ? null : (parseMailDate(p.text, zone)?.epochMs ?? null);
+    return p.ms;
+  };
   const rejected: ChosenDate['rejected'] = [];
   const nowMs = now.getTime();
   for (let i = 0; i < parsed.length; i++) {
     const cand = parsed[i]!;
     if (cand.text === null) continue;
+    const ms = msOf(cand);
     let reason: string | null = null;
-    if (cand.ms === null) reason = 'unparseable';
-    else if (cand.ms < 0) reason = 'before 1970';
-    else if (cand.ms - nowMs > SANE_DATE_SKEW_MS) reason = 'more than 15 days in the future';
+    if (ms === null) reason = 'unparseable';
+    else if (ms < 0) reason = 'before 1970';
+    else if (ms - nowMs > SANE_DATE_SKEW_MS) reason = 'more than 15 days in the future';
     else {
       // Epoch 0 is what converters write when they have no date; it is no reference.
-      const later = parsed.slice(i + 1).find((p) => p.ms !== null && p.ms > 0);
-      if (later && later.ms !== null && cand.ms - later.ms > SANE_DATE_SKEW_MS) {
+      let later: (typeof parsed)[number] | undefined;
+      for (let j = i + 1; j < parsed.length && !later; j++) {
+        const lm = msOf(parsed[j]!);
+        if (lm !== null && lm > 0) later = parsed[j];
+      }
+      if (later && ms - later.ms! > SANE_DATE_SKEW_MS) {
         reason = `more than 15 days after the ${later.source} date`;
       }
     }
@@ -357,7 +367,7 @@ export function chooseMessageDate(c: DateCandidates, zone = 'UTC', now: Date = n
       rejected.push({ source: cand.source, text: cand.text, reason });
       continue;
     }
-    return { date: new Date(cand.ms!).toISOString(), dateSource: cand.source, dateRepaired: cand.source !== 'date', rejected };
+    return { date: new Date(ms!).toISOString(), dateSource: cand.source, dateRepaired: cand.source !== 'date', rejected };
   }
   return { date: null, dateSource: 'none', dateRepaired: true, rejected };
 }

@@ -99,41 +99,93 @@ const SP = 0x20;
 const TAB = 0x09;
 const COLON = 0x3a;
 
+/** What scanHeaders returns: also the header block as a latin1 string, so that fields are read without a Buffer call each. */
+interface ScannedHeaders extends HeaderScan {
+  fields: ScannedField[];
+  /** raw[0 … at least bodyStart) as latin1 (one char per byte, so string and byte offsets agree). */
+  text: string;
+}
+
+/** `folded`: continuation lines follow the first line. */
+interface ScannedField extends HeaderField {
+  folded: boolean;
+}
+
+const LF_LF = Buffer.from('\n\n', 'latin1');
+
 /**
- * Locate header fields in a raw message. Works on bytes so that the body is never touched. Like
+ * The header block as a latin1 string: `raw` decoded up to its first blank line, which is where the
+ * block ends at the latest (a "\r\n" blank line comes before that, or the whole message is decoded).
+ */
+export function headerText(raw: Buffer, scan: HeaderScan): string {
+  return (scan as Partial<ScannedHeaders>).text ?? raw.toString('latin1', 0, scan.bodyStart);
+}
+
+/**
+ * Field names seen so far, by a hash of their lower-cased characters: the same few dozen names
+ * repeat in every message of an archive, so the string of a name is made once, not once per field.
+ */
+const NAME_CACHE_LIMIT = 4096;
+const nameCache = new Map<number, string>();
+
+function fieldName(text: string, start: number, end: number, hash: number): string {
+  const key = (hash * 64 + (end - start)) | 0;
+  const hit = nameCache.get(key);
+  if (hit !== undefined && hit.length === end - start) {
+    let k = 0;
+    for (; k < hit.length; k++) {
+      const b = text.charCodeAt(start + k);
+      if ((b >= 0x41 && b <= 0x5a ? b + 32 : b) !== hit.charCodeAt(k)) break;
+    }
+    if (k === hit.length) return hit;
+  }
+  // Names stop at characters outside 0x21-0x7e, so ASCII lower-casing is all toLowerCase does here.
+  const name = text.slice(start, end).toLowerCase();
+  if (hit === undefined && nameCache.size < NAME_CACHE_LIMIT) nameCache.set(key, name);
+  return name;
+}
+
+/**
+ * Locate header fields in a raw message. Reads the header block only, never the body. Like
  * Python's email parser, a line that is neither a field nor a continuation ends the header block
  * (reported as `non-header-line`).
  */
 export function scanHeaders(raw: Buffer): HeaderScan {
-  const fields: HeaderField[] = [];
+  const fields: ScannedField[] = [];
   const n = raw.length;
+  const blank = raw.indexOf(LF_LF);
+  const text = raw.toString('latin1', 0, blank < 0 ? n : blank + 2);
   let pos = 0;
   while (pos < n) {
-    const nl = raw.indexOf(LF, pos);
+    const nl = text.indexOf('\n', pos);
     const lineEnd = nl < 0 ? n : nl + 1;
-    const c = raw[pos]!;
-    if (c === LF || (c === CR && raw[pos + 1] === LF)) return { fields, bodyStart: lineEnd, end: 'blank-line' };
+    const c = text.charCodeAt(pos);
+    if (c === LF || (c === CR && text.charCodeAt(pos + 1) === LF)) return { fields, bodyStart: lineEnd, end: 'blank-line', text } as ScannedHeaders;
     if ((c === SP || c === TAB) && fields.length > 0) {
-      fields[fields.length - 1]!.end = lineEnd;
+      const last = fields[fields.length - 1]!;
+      last.end = lineEnd;
+      last.folded = true;
       pos = lineEnd;
       continue;
     }
     let i = pos;
+    let hash = 0;
     while (i < lineEnd) {
-      const b = raw[i]!;
+      const b = text.charCodeAt(i);
       if (b === COLON || b <= SP || b > 0x7e) break;
+      hash = (Math.imul(hash, 31) + (b >= 0x41 && b <= 0x5a ? b + 32 : b)) | 0;
       i++;
     }
     let j = i;
-    while (j < lineEnd && (raw[j] === SP || raw[j] === TAB)) j++; // obsolete "Name : value"
-    if (i > pos && raw[j] === COLON) {
-      fields.push({ name: raw.toString('latin1', pos, i).toLowerCase(), start: pos, end: lineEnd, valueStart: j + 1 });
+    while (j < lineEnd && (text.charCodeAt(j) === SP || text.charCodeAt(j) === TAB)) j++; // obsolete "Name : value"
+    if (i > pos && text.charCodeAt(j) === COLON) {
+      fields.push({ name: fieldName(text, pos, i, hash), start: pos, end: lineEnd, valueStart: j + 1, folded: false });
       pos = lineEnd;
       continue;
     }
-    return { fields, bodyStart: pos, end: 'non-header-line' };
+    return { fields, bodyStart: pos, end: 'non-header-line', text } as ScannedHeaders;
   }
-  return { fields, bodyStart: n, end: 'end-of-data' };
+  return { fields, bodyStart: n, end: 'end-of-data', text } as ScannedHeaders;
 }
 
 const WANTED = new Set([
@@ -143,10 +195,13 @@ const WANTED = new Set([
 
 /** Unfolded field value as a byte-preserving (latin1) string; the first occurrence wins, as with Python's msg[name]. */
 function collectHeaders(raw: Buffer, scan: HeaderScan): Map<string, string> {
+  const text = headerText(raw, scan);
   const out = new Map<string, string>();
   for (const f of scan.fields) {
     if (!WANTED.has(f.name) || out.has(f.name)) continue;
-    out.set(f.name, raw.toString('latin1', f.valueStart, f.end).replace(/\r?\n/g, '').trim());
+    const value = text.slice(f.valueStart, f.end);
+    // One line: its line break is the only one, and trim() removes it (and a CR) as the replace would.
+    out.set(f.name, (f as Partial<ScannedField>).folded === false ? value.trim() : value.replace(/\r?\n/g, '').trim());
   }
   return out;
 }
@@ -241,6 +296,8 @@ function decodeWords(text: string, rep: Reporter, header: string): string {
 
 /** Split an address list at commas outside quotes, comments and angle brackets. */
 function splitAddressList(value: string): string[] {
+  // Without a separator the loop below would return the value itself (or nothing when blank).
+  if (!value.includes(',') && !value.includes(';')) return value.trim() ? [value] : [];
   const out: string[] = [];
   let cur = '';
   let quote = false;
@@ -273,15 +330,17 @@ function splitAddressList(value: string): string[] {
 /** One mailbox: `Name <addr>`, `"Quoted, Name" <addr>`, `addr (Name)`, `addr`, `user at host`. */
 function parseMailbox(part: string): Address | null {
   let text = part.trim();
-  const group = /^[^"<>(),]*:(.*)$/.exec(text); // "group: a@b" → a@b
+  const group = text.includes(':') ? /^[^"<>(),]*:(.*)$/.exec(text) : null; // "group: a@b" → a@b
   if (group && !/^[^:]*@/.test(text)) text = group[1]!.trim();
   if (!text) return null;
   const comments: string[] = [];
-  let rest = '';
+  // Without quotes and comments the loop below copies every character to `rest`.
+  const plain = !text.includes('"') && !text.includes('(');
+  let rest = plain ? text : '';
   let quote = false;
   let depth = 0;
   let comment = '';
-  for (let i = 0; i < text.length; i++) {
+  for (let i = 0; !plain && i < text.length; i++) {
     const ch = text[i]!;
     if (depth > 0) {
       if (ch === '\\' && i + 1 < text.length) comment += text[++i];

@@ -7,28 +7,32 @@ import type { Mailman3TargetConfig } from '../../config/schema.js';
 import { messageIdHash } from '../../mailman2/message-id.js';
 import { UserError, type Problem } from '../../problems.js';
 import type { ListContext } from '../target.js';
-import { writeCleanedMbox } from './cleaned-mbox.js';
+import { writeCleanedMbox, type CleanedEntry } from './cleaned-mbox.js';
 import type { ArchivedEmail, HyperKittyClient } from './hyperkitty-client.js';
-import { replayRows } from './prepare-message.js';
+import { replayRows, type ReplayRow } from './prepare-message.js';
 import { ARCHIVE_OP, ARCHIVE_PHASE } from './replay-http.js';
+import { parseServerImportResult, serverImportProgram, type ServerImportResult } from './server-import-program.js';
 
 /**
  * The server-side path, for admins with a shell on the HyperKitty host: a cleaned mbox of the
  * messages not yet archived goes through `hyperkitty_import --since 1970-01-01` (the supported bulk
  * importer; `--since` because by default it skips everything older than the newest archived
- * message) and `update_index_one_list` (hyperkitty_import does not update the full-text index).
+ * message), the list's full-text index is updated (hyperkitty_import leaves it alone) and what
+ * HyperKitty then holds is read back and journaled, message by message.
  *
- * Commands run as `target.serverCommand + target.serverImport.manage + args`:
+ * With a server command, those steps run in ONE Django process (server-import-program.ts: the same
+ * importer and the same index documents as `update_index_one_list`, without the site-wide Mailman
+ * sync and with Whoosh updated in bulk; the read-back is a query in that process). Commands run as
+ * `target.serverCommand + target.serverImport.manage + args`:
  *  - serverCommand [] runs them here, as the local user, with the mbox read where it was written;
  *  - a non-empty serverCommand is a prefix that runs ONE shell command line on the server, given as
  *    its last argument, e.g. ["ssh", "lists.example.org"], ["sudo", "-u", "www-data", "sh", "-c"],
  *    ["docker", "exec", "-i", "mailman-web", "sh", "-c"]. Every argument is shell-quoted. The mbox
  *    is copied first by piping it into `umask 077; cat > <tmpDir>/<file>` through the same prefix
  *    (so the prefix must pass stdin on: ssh does, docker/kubectl need -i), and removed afterwards;
- *  - with no serverCommand configured, the mbox is left in the report folder and the exact
- *    commands are written next to it (commands.sh) and reported; a later run reads back what the
- *    admin imported and journals it.
- * After an import, what HyperKitty holds is read back and journaled as done, message by message.
+ *  - with no serverCommand configured, the mbox is left in the report folder and the documented
+ *    commands (hyperkitty_import, update_index_one_list) are written next to it (commands.sh) and
+ *    reported; a later run reads back what the admin imported and journals it.
  */
 
 export interface ServerReplayOptions {
@@ -51,8 +55,27 @@ export interface ServerReplayStats {
   manual: boolean;
   mboxFile: string | null;
   commands: string[][];
+  /** How the full-text index was updated (null: not run here). */
+  indexer: 'whoosh-bulk' | 'update_index' | null;
+  /** Seconds per step, for the report and the benchmark. */
+  timings: ServerReplayTimings;
   seconds: number;
   problems: Problem[];
+}
+
+export interface ServerReplayTimings {
+  /** Reading what HyperKitty held before (0 when skipped: nothing journaled, server access). */
+  readBefore: number;
+  cleanedMbox: number;
+  copy: number;
+  /** The whole server process (start-up included), and its steps as it measured them. */
+  server: number;
+  sync: number;
+  import: number;
+  senders: number;
+  index: number;
+  readBack: number;
+  journal: number;
 }
 
 export interface CommandResult {
@@ -70,36 +93,50 @@ export async function replayOnServer(ctx: ListContext, opts: ServerReplayOptions
   const runner = target.serverCommand === undefined ? null : new ServerRunner(target.serverCommand, log);
   const manage = target.serverImport.manage;
   const rows = await replayRows(store.db, list);
+  const timings: ServerReplayTimings = { readBefore: 0, cleanedMbox: 0, copy: 0, server: 0, sync: 0, import: 0, senders: 0, index: 0, readBack: 0, journal: 0 };
   const stats: ServerReplayStats = {
-    total: rows.length, alreadyPresent: 0, written: 0, imported: 0, missing: 0, manual: runner === null, mboxFile: null, commands: [], seconds: 0, problems: [],
+    total: rows.length, alreadyPresent: 0, written: 0, imported: 0, missing: 0, manual: runner === null, mboxFile: null, commands: [], indexer: null, timings, seconds: 0, problems: [],
+  };
+  const timed = async <T>(key: keyof ServerReplayTimings, fn: () => Promise<T>): Promise<T> => {
+    const t = performance.now();
+    try {
+      return await fn();
+    } finally {
+      timings[key] += (performance.now() - t) / 1000;
+    }
   };
 
-  // What HyperKitty already has (an earlier import, the admin running the printed commands).
-  const before = await readArchive(opts.client, fqdn, opts.privateArchive, runner, manage);
-  const present = new Set(before?.map((e) => e.hash) ?? []);
+  const journaled = await store.db.all<{ key: string; status: string }>('SELECT key, status FROM journal WHERE list = ? AND phase = ? AND op = ?', [list, ARCHIVE_PHASE, ARCHIVE_OP]);
+  const doneKeys = new Set(journaled.filter((r) => r.status === 'done').map((r) => r.key));
   const byHash = new Map(rows.map((r) => [messageIdHash(r.target_message_id), r]));
-  const doneKeys = new Set(
-    (await store.db.all<{ key: string }>("SELECT key FROM journal WHERE list = ? AND phase = ? AND op = ? AND status = 'done'", [list, ARCHIVE_PHASE, ARCHIVE_OP])).map((r) => r.key),
-  );
-  await journalPresent(ctx, opts, byHash, present, doneKeys, 'server');
-  stats.alreadyPresent = rows.filter((r) => present.has(messageIdHash(r.target_message_id))).length;
+  // What HyperKitty already has (an earlier import, the admin running the printed commands). With
+  // server access and nothing journaled yet, this run has imported nothing before; should the
+  // archive hold some of the messages anyway (state database replaced), hyperkitty_import skips
+  // those as duplicates and the read-back journals them, so the read is not needed.
+  if (!(runner && journaled.length === 0)) {
+    const before = await timed('readBefore', () => readArchive(opts.client, fqdn, opts.privateArchive, runner, manage));
+    const present = new Set(before?.map((e) => e.hash) ?? []);
+    await timed('journal', () => journalPresent(ctx, opts, byHash, present, doneKeys, new Map()));
+    stats.alreadyPresent = rows.filter((r) => present.has(messageIdHash(r.target_message_id))).length;
+  }
   const todo = rows.filter((r) => !doneKeys.has(r.target_message_id));
   if (!todo.length) return finish();
 
   const wanted = new Set(todo.map((r) => r.ordinal));
-  const mbox = await writeCleanedMbox(store, list, path.join(dir, `${fqdn}.mbox`), (r) => wanted.has(r.ordinal));
+  const mbox = await timed('cleanedMbox', () => writeCleanedMbox(store, list, path.join(dir, `${fqdn}.mbox`), (r) => wanted.has(r.ordinal)));
   stats.mboxFile = mbox.file;
   stats.written = mbox.messages;
   stats.problems.push(...mbox.problems);
   await writeFile(path.join(dir, `${fqdn}.mbox.sha256`), `${mbox.sha256}  ${path.basename(mbox.file)}\n`, { mode: 0o600 });
+  const entries = new Map(mbox.entries.map((e) => [e.ordinal, e]));
 
   const remote = runner !== null && runner.remote;
   const serverFile = remote ? `${target.serverImport.tmpDir.replace(/\/+$/, '')}/mm2migrate-${fqdn}-${mbox.sha256.slice(0, 12)}.mbox` : mbox.file;
   const importArgs = [...manage, 'hyperkitty_import', '--since', '1970-01-01', '-l', fqdn, serverFile];
   const indexArgs = [...manage, 'update_index_one_list', fqdn];
-  stats.commands = [importArgs, indexArgs];
 
   if (!runner) {
+    stats.commands = [importArgs, indexArgs];
     const script = [
       '#!/bin/sh',
       `# mm2migrate: import the archive of ${list} into HyperKitty as ${fqdn} (${mbox.messages} messages).`,
@@ -120,41 +157,78 @@ export async function replayOnServer(ctx: ListContext, opts: ServerReplayOptions
     return finish();
   }
 
-  await store.db.transaction(async () => {
-    for (const r of todo) await store.journalPending(list, ARCHIVE_PHASE, ARCHIVE_OP, r.target_message_id);
-  });
+  await timed('journal', () =>
+    store.db.transaction(async () => {
+      for (const r of todo) await store.journalPending(list, ARCHIVE_PHASE, ARCHIVE_OP, r.target_message_id);
+    }),
+  );
+  const programArgs = [...manage, 'shell', '-c', serverImportProgram({ fqdn, mboxFile: serverFile, requirePrivate: opts.privateArchive })];
+  stats.commands = [programArgs];
+  let ran: { res: CommandResult; result: ServerImportResult | null };
   try {
-    if (remote) await runner.copy(mbox.file, serverFile);
-    const imported = await runner.run(importArgs);
-    if (imported.code !== 0) throw new UserError(`${list}: hyperkitty_import failed (exit ${imported.code}): ${lastLines(imported.stderr || imported.stdout)} (log: ${log})`);
-    stats.problems.push(...importComplaints(list, imported.stderr));
-    const indexed = await runner.run(indexArgs);
-    if (indexed.code !== 0) {
-      stats.problems.push({
-        severity: 'warning', code: 'archive-index-failed', list,
-        message: `${list}: update_index_one_list ${fqdn} failed (exit ${indexed.code}): ${lastLines(indexed.stderr || indexed.stdout)}; search will miss the imported messages until the hourly index job runs`,
-      });
-    }
+    if (remote) await timed('copy', () => runner.copy(mbox.file, serverFile));
+    ran = await timed('server', () => runner.importArchive(programArgs));
   } finally {
     if (remote) await runner.run(['rm', '-f', serverFile]).catch(() => undefined);
   }
+  const { res, result } = ran;
+  if (result) {
+    timings.sync = result.sync.seconds;
+    timings.import = result.import?.seconds ?? 0;
+    timings.senders = result.senders?.seconds ?? 0;
+    timings.index = result.index?.seconds ?? 0;
+    timings.readBack = result.readBack.seconds;
+    stats.indexer = result.index?.method ?? null;
+  }
 
-  const after = await readArchive(opts.client, fqdn, opts.privateArchive, runner, manage);
-  if (!after) throw new UserError(`${list}: after hyperkitty_import, HyperKitty has no list ${fqdn}`);
-  const found = new Set(after.map((e) => e.hash));
-  await journalPresent(ctx, opts, byHash, found, doneKeys, 'server');
-  for (const r of todo) {
-    if (found.has(messageIdHash(r.target_message_id))) {
-      stats.imported++;
-      continue;
-    }
-    stats.missing++;
-    await store.journalDone(list, ARCHIVE_PHASE, ARCHIVE_OP, r.target_message_id, { status: 'failed', detail: { path: 'server', ordinal: r.ordinal, error: 'not in HyperKitty after hyperkitty_import' } });
+  // The read-back: from the import's own process, else (it died early) the ordinary way.
+  let found: Set<string>;
+  if (result?.readBack.hashes) found = new Set(result.readBack.hashes);
+  else {
+    // A failure here must not hide the program's own: nothing found means nothing journaled done.
+    const after = await timed('readBack', () => readArchive(opts.client, fqdn, opts.privateArchive, runner, manage)).catch(() => null);
+    found = new Set(after?.map((e) => e.hash) ?? []);
+  }
+  await timed('journal', () => journalPresent(ctx, opts, byHash, found, doneKeys, entries));
+
+  const failed = !result ? `the import program ended without a result (exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`
+    : !result.sync.ok ? `syncing the list from Mailman core failed: ${result.sync.error}`
+    : !result.import?.ok ? `hyperkitty_import failed: ${result.import?.error}`
+    : null;
+  if (failed || !result) {
+    const arrived = todo.filter((r) => found.has(messageIdHash(r.target_message_id))).length;
+    throw new UserError(`${list}: ${failed} (log: ${log}); ${arrived} of the ${todo.length} messages sent are in HyperKitty and journaled, run again to import the rest`);
+  }
+  stats.problems.push(...importComplaints(list, res.stderr));
+  if (result.senders && !result.senders.ok) {
     stats.problems.push({
-      severity: 'error', code: 'archive-import-missing', list, key: r.target_message_id,
-      message: `${list}: message ${r.ordinal} <${r.target_message_id}> is not in HyperKitty after hyperkitty_import (see ${log})`,
+      severity: 'warning', code: 'archive-senders-unlinked', list,
+      message: `${list}: linking the senders of ${fqdn} to Mailman users failed (${result.senders.error}); HyperKitty's daily sync_mailman job does it later`,
     });
   }
+  if (result.index && !result.index.ok) {
+    stats.problems.push({
+      severity: 'warning', code: 'archive-index-failed', list,
+      message: `${list}: updating the search index of ${fqdn} failed (${result.index.error}); run ${shellLine(indexArgs)} on the HyperKitty host, search misses the imported messages until then`,
+    });
+  }
+
+  await timed('journal', () =>
+    store.db.transaction(async () => {
+      for (const r of todo) {
+        if (found.has(messageIdHash(r.target_message_id))) {
+          stats.imported++;
+          continue;
+        }
+        stats.missing++;
+        await store.journalDone(list, ARCHIVE_PHASE, ARCHIVE_OP, r.target_message_id, { status: 'failed', detail: { path: 'server', ordinal: r.ordinal, error: 'not in HyperKitty after hyperkitty_import' } });
+        stats.problems.push({
+          severity: 'error', code: 'archive-import-missing', list, key: r.target_message_id,
+          message: `${list}: message ${r.ordinal} <${r.target_message_id}> is not in HyperKitty after hyperkitty_import (see ${log})`,
+        });
+      }
+    }),
+  );
   return finish();
 
   function finish(): ServerReplayStats {
@@ -167,20 +241,28 @@ export async function replayOnServer(ctx: ListContext, opts: ServerReplayOptions
 async function journalPresent(
   ctx: ListContext,
   opts: ServerReplayOptions,
-  byHash: Map<string, { target_message_id: string; ordinal: number }>,
+  byHash: Map<string, ReplayRow>,
   present: Set<string>,
   doneKeys: Set<string>,
-  via: 'server' | 'http',
+  written: Map<number, CleanedEntry>,
 ): Promise<void> {
   await ctx.store.db.transaction(async () => {
     for (const hash of present) {
       const row = byHash.get(hash);
       if (!row || doneKeys.has(row.target_message_id)) continue;
       doneKeys.add(row.target_message_id);
+      const entry = written.get(row.ordinal);
       await ctx.store.journalDone(ctx.list, ARCHIVE_PHASE, ARCHIVE_OP, row.target_message_id, {
         targetId: hash,
         targetUrl: opts.client.messageUrl(opts.fqdn, hash),
-        detail: { path: via, ordinal: row.ordinal, readBack: true },
+        detail: {
+          path: 'server',
+          ordinal: row.ordinal,
+          readBack: true,
+          ...(entry?.changes.length ? { changes: entry.changes } : {}),
+          ...(entry && entry.originalMessageId !== null ? { originalMessageId: entry.originalMessageId } : {}),
+          ...(row.duplicate_kind === 'different' ? { duplicateOf: row.message_id } : {}),
+        },
       });
     }
   });
@@ -221,13 +303,20 @@ export class ServerRunner {
     return this.remote ? [...this.prefix, shellLine(args)] : args;
   }
 
-  async run(args: string[], stdinFile?: string): Promise<CommandResult> {
+  /** `logStdout` shortens what goes into the log (a read-back of every message id). */
+  async run(args: string[], stdinFile?: string, logStdout: (stdout: string) => string = (o) => o): Promise<CommandResult> {
     const argv = this.argv(args);
     await mkdir(path.dirname(this.log), { recursive: true, mode: 0o700 });
     await appendFile(this.log, `\n$ ${shellLine(argv)}\n`, { mode: 0o600 });
     const result = await spawnCapture(argv, stdinFile);
-    await appendFile(this.log, `${result.stdout}${result.stderr ? `\n[stderr]\n${result.stderr}` : ''}\n[exit ${result.code}]\n`);
+    await appendFile(this.log, `${logStdout(result.stdout)}${result.stderr ? `\n[stderr]\n${result.stderr}` : ''}\n[exit ${result.code}]\n`);
     return result;
+  }
+
+  /** Runs the import program (server-import-program.ts) and reads its result line. */
+  async importArchive(programArgs: string[]): Promise<{ res: CommandResult; result: ServerImportResult | null }> {
+    const res = await this.run(programArgs, undefined, shortenReadBack);
+    return { res, result: parseServerImportResult(res.stdout) };
   }
 
   async copy(localFile: string, serverFile: string): Promise<void> {
@@ -256,7 +345,7 @@ export class ServerRunner {
       'rows = Email.objects.filter(mailinglist__name=name).values_list("message_id", "message_id_hash", "date")',
       `print(${JSON.stringify(MARKER)} + json.dumps([[m, h, d.isoformat()] for m, h, d in rows] if known else None))`,
     ].join('\n');
-    const res = await this.run([...manage, 'shell', '-c', code]);
+    const res = await this.run([...manage, 'shell', '-c', code], undefined, (out) => out.replace(new RegExp(`^${MARKER}.*$`, 'm'), (l) => `${MARKER}[${l.length} characters]`));
     const line = res.stdout.split('\n').find((l) => l.startsWith(MARKER));
     if (res.code !== 0 || !line) throw new UserError(`reading the archive of ${fqdn} on the server failed (exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`);
     const data: unknown = JSON.parse(line.slice(MARKER.length));
@@ -283,6 +372,11 @@ function spawnCapture(argv: string[], stdinFile?: string): Promise<CommandResult
     }
     child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
   });
+}
+
+/** The import program's output for the log: the read-back's hashes counted, not listed. */
+function shortenReadBack(out: string): string {
+  return out.replace(/("hashes": \[)([^\]]*)\]/, (_m, head: string, list: string) => `${head}"(${list ? list.split(',').length : 0} hashes)"]`);
 }
 
 /** The lines hyperkitty_import writes for messages it skipped, as problems. */

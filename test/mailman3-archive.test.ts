@@ -26,6 +26,7 @@ import { mailman3Names } from '../src/targets/mailman3/names.js';
 import { replayRows, type ReplayRow } from '../src/targets/mailman3/prepare-message.js';
 import { replayOverHttp } from '../src/targets/mailman3/replay-http.js';
 import { sampleConfig, SAMPLE_LISTS } from './helpers/sample.js';
+import { coreRest, ensureHyperKittySuperuser } from './helpers/mailman3-run.js';
 import { startMailman3Stack, type Mailman3Stack } from './stack/mailman3-stack.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -43,14 +44,7 @@ function ensureBuilt(): void {
   if (!existsSync(main)) throw new Error(`${main} is missing: the global setup (tsc) did not build dist/`);
 }
 
-async function rest(method: string, p: string, form?: Record<string, string>): Promise<Response> {
-  return fetch(`${stack.restUrl}/3.1${p}`, {
-    method,
-    headers: { Authorization: stack.restAuthorization },
-    body: form === undefined ? undefined : new URLSearchParams(form),
-    signal: AbortSignal.timeout(30_000),
-  });
-}
+const rest = coreRest(() => stack);
 
 /** Creates the list in Mailman core with the archive policy the Mailman 2 list had (the settings phase's job). */
 async function createList(fqdn: string, policy: string): Promise<void> {
@@ -129,17 +123,7 @@ beforeAll(async () => {
   const domain = await rest('POST', '/domains', { mail_host: DOMAIN });
   expect(domain.status, await domain.text()).toBe(201);
   // A HyperKitty superuser, to read private archives (what target.hyperkitty.user is for).
-  const made = await stack.runManage([
-    'shell', '-c',
-    [
-      'from django.contrib.auth.models import User',
-      `u = User.objects.get_or_create(username=${JSON.stringify(HK_USER)}, defaults={'email': 'admin@example.invalid'})[0]`,
-      'u.is_superuser = u.is_staff = True',
-      `u.set_password(${JSON.stringify(HK_PASSWORD)})`,
-      'u.save()',
-    ].join('\n'),
-  ]);
-  expect(made.code, made.stderr).toBe(0);
+  await ensureHyperKittySuperuser(stack, HK_USER, HK_PASSWORD, 'admin@example.invalid');
 }, 300_000);
 
 afterAll(async () => {

@@ -22,6 +22,7 @@ import { replayRows, type ReplayRow } from '../src/targets/mailman3/prepare-mess
 import { replayOnServer, type ServerReplayStats } from '../src/targets/mailman3/replay-server.js';
 import { parseServerImportResult, RESULT_MARKER } from '../src/targets/mailman3/server-import-program.js';
 import { sampleConfig } from './helpers/sample.js';
+import { coreRest, ensureHyperKittySuperuser } from './helpers/mailman3-run.js';
 import { startMailman3Stack, type Mailman3Stack } from './stack/mailman3-stack.js';
 
 const RUN = `${Date.now().toString(36)}${process.pid.toString(36)}`;
@@ -31,14 +32,7 @@ const HK_PASSWORD = `pw-${RUN}`;
 
 let stack: Mailman3Stack;
 
-async function rest(method: string, p: string, form?: Record<string, string>): Promise<Response> {
-  return fetch(`${stack.restUrl}/3.1${p}`, {
-    method,
-    headers: { Authorization: stack.restAuthorization },
-    body: form === undefined ? undefined : new URLSearchParams(form),
-    signal: AbortSignal.timeout(30_000),
-  });
-}
+const rest = coreRest(() => stack);
 
 async function createList(fqdn: string, policy: string): Promise<void> {
   const res = await rest('POST', '/lists', { fqdn_listname: fqdn });
@@ -131,17 +125,7 @@ beforeAll(async () => {
   process.env.MM2M_TEST_ARCHIVER_KEY = stack.archiverKey;
   const domain = await rest('POST', '/domains', { mail_host: DOMAIN });
   expect(domain.status, await domain.text()).toBe(201);
-  const made = await stack.runManage([
-    'shell', '-c',
-    [
-      'from django.contrib.auth.models import User',
-      `u = User.objects.get_or_create(username=${JSON.stringify(HK_USER)}, defaults={'email': 'srv@example.invalid'})[0]`,
-      'u.is_superuser = u.is_staff = True',
-      `u.set_password(${JSON.stringify(HK_PASSWORD)})`,
-      'u.save()',
-    ].join('\n'),
-  ]);
-  expect(made.code, made.stderr).toBe(0);
+  await ensureHyperKittySuperuser(stack, HK_USER, HK_PASSWORD, 'srv@example.invalid');
 }, 300_000);
 
 afterAll(async () => {

@@ -20,6 +20,7 @@ import { replayMailman3Archive } from '../src/targets/mailman3/archive.js';
 import { createMailman3Env } from '../src/targets/mailman3/env.js';
 import type { ListContext } from '../src/targets/target.js';
 import { sampleConfig } from './helpers/sample.js';
+import { coreRest } from './helpers/mailman3-run.js';
 import { startMailman3Stack, type Mailman3Stack } from './stack/mailman3-stack.js';
 
 const installed = ['/usr/bin/python3', '/usr/bin/mailman', '/usr/lib/mailman3/bin/master'].every((p) => existsSync(p));
@@ -28,14 +29,7 @@ const DOMAIN = `r${Date.now().toString(36)}${process.pid.toString(36)}.redirects
 let stack: Mailman3Stack;
 const tmpRoots: string[] = [];
 
-async function rest(method: string, p: string, form?: Record<string, string>): Promise<Response> {
-  return fetch(`${stack.restUrl}/3.1${p}`, {
-    method,
-    headers: { Authorization: stack.restAuthorization },
-    body: form === undefined ? undefined : new URLSearchParams(form),
-    signal: AbortSignal.timeout(30_000),
-  });
-}
+const rest = coreRest(() => stack);
 
 describe.skipIf(!installed)('redirects into a real HyperKitty', () => {
   beforeAll(async () => {

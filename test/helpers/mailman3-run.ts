@@ -26,19 +26,35 @@ export async function startMailman3Fixture(): Promise<Mailman3Fixture> {
   // One user per call: test files run in parallel against one stack, and each sets its own password.
   const hkUser = `mm2m-rel-${process.pid}-${randomBytes(3).toString('hex')}`;
   const hkPassword = `mm2mSecretHk-${randomBytes(9).toString('hex')}`;
+  await ensureHyperKittySuperuser(stack, hkUser, hkPassword, 'reliability@example.invalid');
+  return { stack, hkUser, hkPassword };
+}
+
+/** Creates (or updates) a HyperKitty superuser with this password: what target.hyperkitty.user is for. */
+export async function ensureHyperKittySuperuser(stack: Mailman3Stack, user: string, password: string, email: string): Promise<void> {
   const made = await stack.runManage([
     'shell',
     '-c',
     [
       'from django.contrib.auth.models import User',
-      `u = User.objects.get_or_create(username=${JSON.stringify(hkUser)}, defaults={'email': 'reliability@example.invalid'})[0]`,
+      `u = User.objects.get_or_create(username=${JSON.stringify(user)}, defaults={'email': ${JSON.stringify(email)}})[0]`,
       'u.is_superuser = u.is_staff = True',
-      `u.set_password(${JSON.stringify(hkPassword)})`,
+      `u.set_password(${JSON.stringify(password)})`,
       'u.save()',
     ].join('\n'),
   ]);
   if (made.code !== 0) throw new Error(`cannot create the HyperKitty superuser: ${made.stderr.slice(-2000)}`);
-  return { stack, hkUser, hkPassword };
+}
+
+/** A form request to Mailman core's REST API (version 3.1) of the stack. */
+export function coreRest(stack: () => Mailman3Stack): (method: string, p: string, form?: Record<string, string>) => Promise<Response> {
+  return (method, p, form) =>
+    fetch(`${stack().restUrl}/3.1${p}`, {
+      method,
+      headers: { Authorization: stack().restAuthorization },
+      body: form === undefined ? undefined : new URLSearchParams(form),
+      signal: AbortSignal.timeout(30_000),
+    });
 }
 
 /** A unique mail domain per call: a reused stack keeps the lists of earlier runs. */
